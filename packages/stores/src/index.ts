@@ -1,0 +1,1 @@
+export { isStoreError, StoreError, type StoreErrorKind } from "./errors.js";
