@@ -1,0 +1,26 @@
+import { envEnum, envHost, envInt, envPort, envUrlList, parseEnv } from "@im-core/service-kit";
+
+/** The registry's environment (see DESIGN.md, "Configuration"). */
+export function loadRegistryConfig(env: NodeJS.ProcessEnv = process.env) {
+  const vars = parseEnv(
+    {
+      HOST: envHost(),
+      PORT: envPort(8081),
+      ETCD_ENDPOINTS: envUrlList("http://127.0.0.1:2379", ["http:", "https:"]),
+      REGISTRY_TTL_SECONDS: envInt(90, 1, 86_400),
+      REGISTRY_MAX_DEVICES: envInt(5, 1, 1_000),
+      REGISTRY_DEVICE_POLICY: envEnum(["reject", "evict_oldest"], "reject"),
+    },
+    env,
+  );
+  return {
+    host: vars.HOST,
+    port: vars.PORT,
+    etcdEndpoints: vars.ETCD_ENDPOINTS,
+    ttlSeconds: vars.REGISTRY_TTL_SECONDS,
+    maxDevices: vars.REGISTRY_MAX_DEVICES,
+    devicePolicy: vars.REGISTRY_DEVICE_POLICY,
+  };
+}
+
+export type RegistryConfig = ReturnType<typeof loadRegistryConfig>;

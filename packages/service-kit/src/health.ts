@@ -1,0 +1,39 @@
+/** A backend the service needs; `check` rejects when it is unreachable. */
+export interface ReadinessCheck {
+  readonly name: string;
+  check(signal: AbortSignal): Promise<void>;
+}
+
+export interface ReadinessReport {
+  ready: boolean;
+  checks: Record<string, string>;
+}
+
+/** Runs every check in parallel, each bounded by `timeoutMs`, and reports which backends are down. */
+export async function checkReadiness(
+  checks: readonly ReadinessCheck[],
+  timeoutMs: number,
+): Promise<ReadinessReport> {
+  const results = await Promise.all(
+    checks.map(async ({ name, check }) => {
+      const signal = AbortSignal.timeout(timeoutMs);
+      try {
+        await Promise.race([
+          check(signal),
+          new Promise<never>((_, reject) =>
+            signal.addEventListener("abort", () => reject(new Error(`no answer within ${timeoutMs} ms`)), {
+              once: true,
+            }),
+          ),
+        ]);
+        return [name, "ok"] as const;
+      } catch (error) {
+        return [name, `unavailable: ${error instanceof Error ? error.message : String(error)}`] as const;
+      }
+    }),
+  );
+  return {
+    ready: results.every(([, status]) => status === "ok"),
+    checks: Object.fromEntries(results),
+  };
+}

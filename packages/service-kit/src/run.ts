@@ -1,0 +1,42 @@
+import closeWithGrace from "close-with-grace";
+import { ConfigError } from "./config.js";
+import { createLogger, type Logger } from "./logger.js";
+
+export interface RunningService {
+  /** URL the service listens on, for the start-up log line. */
+  readonly url: string;
+  /** Graceful stop: stop taking calls, finish in-flight ones, close backend connections. */
+  close(): Promise<void>;
+}
+
+/**
+ * The whole life of a service process: start it, log where it listens, and on SIGTERM/SIGINT stop
+ * it gracefully and exit 0. A configuration error stops start-up with exit code 2 and a message that
+ * names the variable; any other start-up failure exits 1.
+ */
+export async function runService(name: string, start: (logger: Logger) => Promise<RunningService>) {
+  const logger = createLogger(name);
+  let service: RunningService;
+  try {
+    service = await start(logger);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${name}: ${error.message}\n`);
+      process.exit(2);
+    }
+    logger.fatal({ err: error }, "start-up failed");
+    process.exit(1);
+  }
+  logger.info({ url: service.url }, `${name} listening on ${service.url}`);
+  closeWithGrace(
+    { delay: 15_000, logger: { error: (message) => logger.error(message) } },
+    async ({ signal, err }) => {
+      if (err) {
+        logger.error({ err }, "stopping after an unexpected error");
+      }
+      logger.info({ signal }, "shutting down");
+      await service.close();
+      logger.info("stopped");
+    },
+  );
+}

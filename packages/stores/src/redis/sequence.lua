@@ -1,0 +1,65 @@
+-- Per-conversation sequence counter. KEYS[1] is a hash:
+--   cur = last number handed out, max = highest number covered by a ceiling committed to MySQL,
+--   ep  = the epoch the key was seeded in (bumped in MySQL whenever the Redis server changes).
+-- A key from an older epoch may be a stale copy (lagging replica, old RDB): it counts as missing.
+-- Nothing here ever creates a counter from nothing: only `seed`, with values read from MySQL.
+--
+-- ARGV[1] = op, ARGV[2] = the caller's epoch. Replies are integer arrays, reply[1] a status:
+local OK, SEED, RESERVE, BEHIND, NOOP = 0, 1, 2, 3, 4
+-- OK: done. SEED: missing or stale, seed from MySQL. RESERVE: block used up, reserve more in
+-- MySQL. BEHIND: the key is from a newer epoch than the caller's, the caller must refresh it.
+-- NOOP: seed/extend found nothing to do.
+
+local key = KEYS[1]
+local op = ARGV[1]
+local epoch = tonumber(ARGV[2])
+
+local fields = redis.call('HMGET', key, 'cur', 'max', 'ep')
+local cur, max, ep = tonumber(fields[1]), tonumber(fields[2]), tonumber(fields[3])
+local current = cur ~= nil and max ~= nil and ep ~= nil and ep >= epoch
+
+if current and ep > epoch then
+  return { BEHIND, ep }
+end
+
+if op == 'next' then
+  -- ARGV[3] = count, ARGV[4] = prefetch threshold: hint when fewer numbers than this stay reserved.
+  if not current then
+    return { SEED }
+  end
+  local count = tonumber(ARGV[3])
+  if cur + count > max then
+    return { RESERVE, cur, max }
+  end
+  -- HINCRBY keeps the arithmetic in 64-bit integers; max < 2^53 keeps Lua's doubles exact too.
+  local last = redis.call('HINCRBY', key, 'cur', count)
+  local prefetch = 0
+  if max - last < tonumber(ARGV[4]) then
+    prefetch = 1
+  end
+  return { OK, last - count + 1, last, prefetch }
+end
+
+if op == 'seed' then
+  -- ARGV[3] = the ceiling read from MySQL under the reservation lock (every number ever handed out
+  -- is at or below it), ARGV[4] = the new ceiling just committed above it.
+  if current then
+    return { NOOP }
+  end
+  redis.call('HSET', key, 'cur', ARGV[3], 'max', ARGV[4], 'ep', ARGV[2])
+  return { OK }
+end
+
+if op == 'extend' then
+  -- ARGV[3] = a ceiling just committed to MySQL. Only raises max of a live key: a missing or stale
+  -- key must be seeded, never half-created.
+  if not current then
+    return { NOOP }
+  end
+  if tonumber(ARGV[3]) > max then
+    redis.call('HSET', key, 'max', ARGV[3])
+  end
+  return { OK }
+end
+
+return redis.error_reply('unknown op ' .. tostring(op))

@@ -1,0 +1,27 @@
+/**
+ * Real, private backing servers for tests (and the local-dev script): etcd, Redis and MariaDB processes
+ * on loopback, each with its own ports and data dir, with fault controls (stop, kill -9, restart, wipe,
+ * pause/resume). Everything started is killed when the owning process exits, is interrupted, or is
+ * SIGKILLed (a detached watchdog per server). See README.md in this package.
+ */
+export { gatewayArb, ID_MAX_BYTES, idArb, invalidIdArb, isValidId } from "./arbitraries.js";
+export {
+  type EtcdCluster,
+  type EtcdClusterOptions,
+  type EtcdOptions,
+  type EtcdServer,
+  etcdJson,
+  startEtcd,
+  startEtcdCluster,
+} from "./etcd.js";
+export { type MariaDbServer, startMariaDb } from "./mariadb.js";
+export { freePorts, HOST, isPortFree } from "./ports.js";
+export { resolveBinary, type ServerOptions, type ServerProcess } from "./process.js";
+export {
+  type RedisCluster,
+  type RedisOptions,
+  type RedisServer,
+  startRedis,
+  startRedisCluster,
+} from "./redis.js";
+export { redisCommand } from "./resp.js";
