@@ -33,7 +33,7 @@ export interface EtcdOptions extends ServerOptions {
 }
 
 /** A private etcd cluster, every member on loopback. */
-export interface EtcdCluster {
+export interface EtcdCluster extends AsyncDisposable {
   readonly nodes: EtcdServer[];
   /** Client URLs of all members, in node order. */
   readonly endpoints: string[];
@@ -214,5 +214,9 @@ class Cluster implements EtcdCluster {
 
   async dispose(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.dispose()));
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
   }
 }

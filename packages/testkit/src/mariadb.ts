@@ -148,6 +148,8 @@ class MariaDbProcess extends ManagedServer implements MariaDbServer {
   async query(sql: string, database?: string): Promise<string> {
     const cli = resolveBinary("mariadb", "mariadb-client");
     const args = ["--no-defaults", "--protocol=TCP", `-h${HOST}`, `-P${this.port}`, "-uroot", "--batch"];
+    // Without it the client falls back to latin1 under --no-defaults and a C locale, mangling emoji.
+    args.push("--default-character-set=utf8mb4");
     args.push("--skip-column-names", ...(database ? [`-D${database}`] : []), "-e", sql);
     return (await run(cli, args)).replace(/\n$/, "");
   }

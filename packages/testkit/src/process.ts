@@ -20,7 +20,7 @@ import { freePorts, isPortFree, ownsListeningPort } from "./ports.js";
  * One private server process started by the kit. All methods act on the process the kit spawned itself
  * (by pid), never on other servers of the same kind.
  */
-export interface ServerProcess {
+export interface ServerProcess extends AsyncDisposable {
   /** Pid of the running server process (the server binary itself, not a shell); `undefined` while it is down. */
   readonly pid: number | undefined;
   /** Directory owned by this server: `data/` (the server's data), `server.log` (stdout+stderr of every run). */
@@ -42,7 +42,10 @@ export interface ServerProcess {
   pause(): void;
   /** SIGCONT: undoes {@link ServerProcess.pause}. Throws when down. */
   resume(): void;
-  /** SIGKILL and remove the home dir (unless data is kept, see {@link ServerOptions.keepData}). Idempotent. */
+  /**
+   * SIGKILL and remove the home dir (unless data is kept, see {@link ServerOptions.keepData}). Idempotent.
+   * Also `[Symbol.asyncDispose]`, so `await using redis = await startRedis()` cleans up when a test throws.
+   */
   dispose(): Promise<void>;
 }
 
@@ -443,6 +446,10 @@ export abstract class ManagedServer implements ServerProcess {
     await this.kill();
     if (this.watchdog?.pid !== undefined && this.watchdog.exitCode === null) this.watchdog.kill("SIGKILL");
     if (!this.keepData) await rm(this.home, { recursive: true, force: true, maxRetries: 3 });
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
   }
 
   /** @internal Used by the exit hooks: SIGKILL without waiting; the watchdog then removes the home dir. */

@@ -109,7 +109,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> 
 }
 
 /** A private Redis Cluster of masters only. */
-export interface RedisCluster {
+export interface RedisCluster extends AsyncDisposable {
   readonly nodes: RedisServer[];
   /** Every node's address, for `new Cluster(startupNodes)` in ioredis. */
   readonly startupNodes: { host: string; port: number }[];
@@ -150,5 +150,10 @@ export async function startRedisCluster(opts: { masters?: number } = {}): Promis
     await dispose();
     throw error;
   }
-  return { nodes, startupNodes: nodes.map((n) => ({ host: n.host, port: n.port })), dispose };
+  return {
+    nodes,
+    startupNodes: nodes.map((n) => ({ host: n.host, port: n.port })),
+    dispose,
+    [Symbol.asyncDispose]: dispose,
+  };
 }

@@ -23,7 +23,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file im/sequence/v1/sequence.proto.
  */
 export const file_im_sequence_v1_sequence: GenFile = /*@__PURE__*/
-  fileDesc("Ch1pbS9zZXF1ZW5jZS92MS9zZXF1ZW5jZS5wcm90bxIOaW0uc2VxdWVuY2UudjEiLQoLUHJpdmF0ZUNoYXQSDgoGdXNlcl9hGAEgASgJEg4KBnVzZXJfYhgCIAEoCSJfCgxDb252ZXJzYXRpb24SMwoMcHJpdmF0ZV9jaGF0GAEgASgLMhsuaW0uc2VxdWVuY2UudjEuUHJpdmF0ZUNoYXRIABISCghncm91cF9pZBgCIAEoCUgAQgYKBGtpbmQiNAoNU2VxdWVuY2VSYW5nZRIRCgVmaXJzdBgBIAEoA0ICMAISEAoEbGFzdBgCIAEoA0ICMAIiUAoLTmV4dFJlcXVlc3QSMgoMY29udmVyc2F0aW9uGAEgASgLMhwuaW0uc2VxdWVuY2UudjEuQ29udmVyc2F0aW9uEg0KBWNvdW50GAIgASgNIjMKDE5leHRSZXNwb25zZRIRCgVmaXJzdBgBIAEoA0ICMAISEAoEbGFzdBgCIAEoA0ICMAIiRAoOQ3VycmVudFJlcXVlc3QSMgoMY29udmVyc2F0aW9uGAEgASgLMhwuaW0uc2VxdWVuY2UudjEuQ29udmVyc2F0aW9uIicKD0N1cnJlbnRSZXNwb25zZRIUCghzZXF1ZW5jZRgBIAEoA0ICMAIiUgoNQmF0Y2hOZXh0SXRlbRIyCgxjb252ZXJzYXRpb24YASABKAsyHC5pbS5zZXF1ZW5jZS52MS5Db252ZXJzYXRpb24SDQoFY291bnQYAiABKA0iQAoQQmF0Y2hOZXh0UmVxdWVzdBIsCgVpdGVtcxgBIAMoCzIdLmltLnNlcXVlbmNlLnYxLkJhdGNoTmV4dEl0ZW0iQgoRQmF0Y2hOZXh0UmVzcG9uc2USLQoGcmFuZ2VzGAEgAygLMh0uaW0uc2VxdWVuY2UudjEuU2VxdWVuY2VSYW5nZSJtChRMaXN0U25hcHNob3RzUmVxdWVzdBIuCgR0eXBlGAEgASgOMiAuaW0uc2VxdWVuY2UudjEuQ29udmVyc2F0aW9uVHlwZRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSK8AQoIU25hcHNob3QSMgoMY29udmVyc2F0aW9uGAEgASgLMhwuaW0uc2VxdWVuY2UudjEuQ29udmVyc2F0aW9uEi4KBHR5cGUYAiABKA4yIC5pbS5zZXF1ZW5jZS52MS5Db252ZXJzYXRpb25UeXBlEhwKEHJlc2VydmVkX2NlaWxpbmcYAyABKANCAjACEi4KCnVwZGF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIl0KFUxpc3RTbmFwc2hvdHNSZXNwb25zZRIrCglzbmFwc2hvdHMYASADKAsyGC5pbS5zZXF1ZW5jZS52MS5TbmFwc2hvdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkqcQoQQ29udmVyc2F0aW9uVHlwZRIhCh1DT05WRVJTQVRJT05fVFlQRV9VTlNQRUNJRklFRBAAEh0KGUNPTlZFUlNBVElPTl9UWVBFX1BSSVZBVEUQARIbChdDT05WRVJTQVRJT05fVFlQRV9HUk9VUBACMtoCCg9TZXF1ZW5jZVNlcnZpY2USQQoETmV4dBIbLmltLnNlcXVlbmNlLnYxLk5leHRSZXF1ZXN0GhwuaW0uc2VxdWVuY2UudjEuTmV4dFJlc3BvbnNlEk8KB0N1cnJlbnQSHi5pbS5zZXF1ZW5jZS52MS5DdXJyZW50UmVxdWVzdBofLmltLnNlcXVlbmNlLnYxLkN1cnJlbnRSZXNwb25zZSIDkAIBElAKCUJhdGNoTmV4dBIgLmltLnNlcXVlbmNlLnYxLkJhdGNoTmV4dFJlcXVlc3QaIS5pbS5zZXF1ZW5jZS52MS5CYXRjaE5leHRSZXNwb25zZRJhCg1MaXN0U25hcHNob3RzEiQuaW0uc2VxdWVuY2UudjEuTGlzdFNuYXBzaG90c1JlcXVlc3QaJS5pbS5zZXF1ZW5jZS52MS5MaXN0U25hcHNob3RzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Ch1pbS9zZXF1ZW5jZS92MS9zZXF1ZW5jZS5wcm90bxIOaW0uc2VxdWVuY2UudjEiLQoLUHJpdmF0ZUNoYXQSDgoGdXNlcl9hGAEgASgJEg4KBnVzZXJfYhgCIAEoCSJfCgxDb252ZXJzYXRpb24SMwoMcHJpdmF0ZV9jaGF0GAEgASgLMhsuaW0uc2VxdWVuY2UudjEuUHJpdmF0ZUNoYXRIABISCghncm91cF9pZBgCIAEoCUgAQgYKBGtpbmQiLAoNU2VxdWVuY2VSYW5nZRINCgVmaXJzdBgBIAEoAxIMCgRsYXN0GAIgASgDIlAKC05leHRSZXF1ZXN0EjIKDGNvbnZlcnNhdGlvbhgBIAEoCzIcLmltLnNlcXVlbmNlLnYxLkNvbnZlcnNhdGlvbhINCgVjb3VudBgCIAEoDSIrCgxOZXh0UmVzcG9uc2USDQoFZmlyc3QYASABKAMSDAoEbGFzdBgCIAEoAyJECg5DdXJyZW50UmVxdWVzdBIyCgxjb252ZXJzYXRpb24YASABKAsyHC5pbS5zZXF1ZW5jZS52MS5Db252ZXJzYXRpb24iIwoPQ3VycmVudFJlc3BvbnNlEhAKCHNlcXVlbmNlGAEgASgDIlIKDUJhdGNoTmV4dEl0ZW0SMgoMY29udmVyc2F0aW9uGAEgASgLMhwuaW0uc2VxdWVuY2UudjEuQ29udmVyc2F0aW9uEg0KBWNvdW50GAIgASgNIkAKEEJhdGNoTmV4dFJlcXVlc3QSLAoFaXRlbXMYASADKAsyHS5pbS5zZXF1ZW5jZS52MS5CYXRjaE5leHRJdGVtIkIKEUJhdGNoTmV4dFJlc3BvbnNlEi0KBnJhbmdlcxgBIAMoCzIdLmltLnNlcXVlbmNlLnYxLlNlcXVlbmNlUmFuZ2UibQoUTGlzdFNuYXBzaG90c1JlcXVlc3QSLgoEdHlwZRgBIAEoDjIgLmltLnNlcXVlbmNlLnYxLkNvbnZlcnNhdGlvblR5cGUSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiuAEKCFNuYXBzaG90EjIKDGNvbnZlcnNhdGlvbhgBIAEoCzIcLmltLnNlcXVlbmNlLnYxLkNvbnZlcnNhdGlvbhIuCgR0eXBlGAIgASgOMiAuaW0uc2VxdWVuY2UudjEuQ29udmVyc2F0aW9uVHlwZRIYChByZXNlcnZlZF9jZWlsaW5nGAMgASgDEi4KCnVwZGF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIl0KFUxpc3RTbmFwc2hvdHNSZXNwb25zZRIrCglzbmFwc2hvdHMYASADKAsyGC5pbS5zZXF1ZW5jZS52MS5TbmFwc2hvdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkqcQoQQ29udmVyc2F0aW9uVHlwZRIhCh1DT05WRVJTQVRJT05fVFlQRV9VTlNQRUNJRklFRBAAEh0KGUNPTlZFUlNBVElPTl9UWVBFX1BSSVZBVEUQARIbChdDT05WRVJTQVRJT05fVFlQRV9HUk9VUBACMtoCCg9TZXF1ZW5jZVNlcnZpY2USQQoETmV4dBIbLmltLnNlcXVlbmNlLnYxLk5leHRSZXF1ZXN0GhwuaW0uc2VxdWVuY2UudjEuTmV4dFJlc3BvbnNlEk8KB0N1cnJlbnQSHi5pbS5zZXF1ZW5jZS52MS5DdXJyZW50UmVxdWVzdBofLmltLnNlcXVlbmNlLnYxLkN1cnJlbnRSZXNwb25zZSIDkAIBElAKCUJhdGNoTmV4dBIgLmltLnNlcXVlbmNlLnYxLkJhdGNoTmV4dFJlcXVlc3QaIS5pbS5zZXF1ZW5jZS52MS5CYXRjaE5leHRSZXNwb25zZRJhCg1MaXN0U25hcHNob3RzEiQuaW0uc2VxdWVuY2UudjEuTGlzdFNuYXBzaG90c1JlcXVlc3QaJS5pbS5zZXF1ZW5jZS52MS5MaXN0U25hcHNob3RzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * A one-to-one chat between two users, the same conversation whichever way round they are given.
@@ -88,12 +88,12 @@ export const ConversationSchema: GenMessage<Conversation> = /*@__PURE__*/
  */
 export type SequenceRange = Message<"im.sequence.v1.SequenceRange"> & {
   /**
-   * @generated from field: int64 first = 1 [jstype = JS_NUMBER];
+   * @generated from field: int64 first = 1;
    */
   first: bigint;
 
   /**
-   * @generated from field: int64 last = 2 [jstype = JS_NUMBER];
+   * @generated from field: int64 last = 2;
    */
   last: bigint;
 };
@@ -134,12 +134,12 @@ export const NextRequestSchema: GenMessage<NextRequest> = /*@__PURE__*/
  */
 export type NextResponse = Message<"im.sequence.v1.NextResponse"> & {
   /**
-   * @generated from field: int64 first = 1 [jstype = JS_NUMBER];
+   * @generated from field: int64 first = 1;
    */
   first: bigint;
 
   /**
-   * @generated from field: int64 last = 2 [jstype = JS_NUMBER];
+   * @generated from field: int64 last = 2;
    */
   last: bigint;
 };
@@ -173,7 +173,7 @@ export const CurrentRequestSchema: GenMessage<CurrentRequest> = /*@__PURE__*/
  */
 export type CurrentResponse = Message<"im.sequence.v1.CurrentResponse"> & {
   /**
-   * @generated from field: int64 sequence = 1 [jstype = JS_NUMBER];
+   * @generated from field: int64 sequence = 1;
    */
   sequence: bigint;
 };
@@ -296,7 +296,7 @@ export type Snapshot = Message<"im.sequence.v1.Snapshot"> & {
   type: ConversationType;
 
   /**
-   * @generated from field: int64 reserved_ceiling = 3 [jstype = JS_NUMBER];
+   * @generated from field: int64 reserved_ceiling = 3;
    */
   reservedCeiling: bigint;
 

@@ -1,0 +1,157 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import {
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+} from "@connectrpc/connect-node";
+import { DeviceLocationSchema, RegistryService } from "@im-core/proto";
+import { StoreError } from "@im-core/stores";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../logger.js";
+import { createServiceServer, type ServiceServer } from "./service-server.js";
+
+// A stand-in registry: enough behaviour to tell protocols, errors and shutdown apart.
+let backendUp = true;
+let releaseSlowCall: () => void = () => {};
+
+function startServer() {
+  return createServiceServer({
+    logger: createLogger("test", "silent"),
+    readiness: [
+      {
+        name: "backend",
+        check: async () => {
+          if (!backendUp) throw new Error("connection refused");
+        },
+      },
+    ],
+    shutdownGraceMs: 2_000,
+    routes: (router, { draining }) =>
+      router.service(RegistryService, {
+        lookup: async (request) => {
+          if (request.userId === "slow") {
+            await new Promise<void>((resolve) => {
+              releaseSlowCall = resolve;
+            });
+          }
+          if (request.userId === "store-down") {
+            throw new StoreError("unavailable", "etcd: no leader");
+          }
+          if (request.userId === "bug") {
+            throw new Error("secret internal detail");
+          }
+          return {
+            devices: [
+              create(DeviceLocationSchema, {
+                userId: request.userId,
+                deviceId: "phone",
+                gatewayNode: "gw-1",
+                connectedAt: timestampFromDate(new Date(0)),
+                leaseId: 7n,
+              }),
+            ],
+            revision: 42n,
+          };
+        },
+        async *watch(_request, context) {
+          yield { revision: 1n, events: [] };
+          await new Promise<void>((resolve) => {
+            draining.addEventListener("abort", () => resolve(), { once: true });
+            context.signal.addEventListener("abort", () => resolve(), { once: true });
+          });
+        },
+      }),
+  });
+}
+
+describe("one port for every protocol", () => {
+  let server: ServiceServer;
+  let baseUrl: string;
+
+  beforeAll(async () => {
+    server = startServer();
+    const address = await server.listen(0, "127.0.0.1");
+    baseUrl = `http://127.0.0.1:${address.port}`;
+  });
+  afterAll(() => server.close());
+
+  const transports: Record<string, () => Transport> = {
+    "Connect JSON over HTTP/1.1": () =>
+      createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false }),
+    "Connect binary over HTTP/1.1": () => createConnectTransport({ baseUrl, httpVersion: "1.1" }),
+    "Connect over h2c": () => createConnectTransport({ baseUrl, httpVersion: "2" }),
+    "gRPC over h2c": () => createGrpcTransport({ baseUrl }),
+    "gRPC-Web over HTTP/1.1": () => createGrpcWebTransport({ baseUrl, httpVersion: "1.1" }),
+  };
+
+  for (const [name, transport] of Object.entries(transports)) {
+    it(`answers ${name}`, async () => {
+      const client = createClient(RegistryService, transport());
+      const response = await client.lookup({ userId: "ü/🙂" });
+      expect(response.revision).toBe(42n);
+      expect(response.devices[0]?.userId).toBe("ü/🙂");
+      expect(response.devices[0]?.leaseId).toBe(7n);
+      // Store errors keep their meaning; unexpected errors never leak their text.
+      await expect(client.lookup({ userId: "store-down" })).rejects.toMatchObject({
+        code: Code.Unavailable,
+        rawMessage: "etcd: no leader",
+      });
+      await expect(client.lookup({ userId: "bug" })).rejects.toMatchObject({
+        code: Code.Internal,
+        rawMessage: "internal error",
+      });
+    });
+  }
+
+  it("answers curl-style JSON POSTs and health probes over HTTP/1.1", async () => {
+    const rpc = await fetch(`${baseUrl}/im.registry.v1.RegistryService/Lookup`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ userId: "u1" }),
+    });
+    expect(rpc.status).toBe(200);
+    expect(await rpc.json()).toMatchObject({ devices: [{ userId: "u1", leaseId: "7" }], revision: "42" });
+    expect((await fetch(`${baseUrl}/healthz`)).status).toBe(200);
+  });
+
+  it("reports unready while a backend is down, naming it", async () => {
+    backendUp = false;
+    try {
+      const response = await fetch(`${baseUrl}/readyz`);
+      expect(response.status).toBe(503);
+      expect(await response.json()).toEqual({
+        ready: false,
+        checks: { backend: "unavailable: connection refused" },
+      });
+    } finally {
+      backendUp = true;
+    }
+    expect((await fetch(`${baseUrl}/readyz`)).status).toBe(200);
+  });
+});
+
+describe("graceful shutdown", () => {
+  it("lets in-flight calls finish, ends streams, refuses new connections", async () => {
+    const server = startServer();
+    const { port } = await server.listen(0, "127.0.0.1");
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const client = createClient(RegistryService, createGrpcTransport({ baseUrl }));
+
+    const stream = client.watch({});
+    const firstMessage = await stream[Symbol.asyncIterator]().next();
+    expect(firstMessage.value?.revision).toBe(1n);
+    const slowCall = client.lookup({ userId: "slow" });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    const closed = server.close();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    releaseSlowCall();
+    await expect(slowCall).resolves.toMatchObject({ revision: 42n });
+    await closed;
+
+    const fresh = createClient(RegistryService, createConnectTransport({ baseUrl, httpVersion: "1.1" }));
+    await expect(fresh.lookup({ userId: "u" })).rejects.toBeInstanceOf(ConnectError);
+  });
+});
