@@ -6,7 +6,10 @@ describe.concurrent("startMariaDb", () => {
     await using db = await startMariaDb();
     const url = await db.createDatabase("app");
     expect(url).toBe(`mysql://root@127.0.0.1:${db.port}/app`);
-    await db.query("CREATE TABLE t (id VARCHAR(64) PRIMARY KEY, n BIGINT); INSERT INTO t VALUES ('😀/a', 42)", "app");
+    await db.query(
+      "CREATE TABLE t (id VARCHAR(64) PRIMARY KEY, n BIGINT); INSERT INTO t VALUES ('😀/a', 42)",
+      "app",
+    );
     expect(await db.query("SELECT id, n FROM t", "app")).toBe("😀/a\t42");
 
     const pid = db.pid;

@@ -157,13 +157,13 @@ function installExitHooks(): void {
   process.on("exit", killAll);
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     const handler = () => {
+      // A program that handles the signal itself (a local-dev script stopping gracefully, a test runner)
+      // owns the shutdown; the exit hook and the watchdogs still cover it.
+      if (process.listenerCount(signal) > 1) return;
       killAll();
-      // Listening for a signal cancels Node's default of exiting; restore it unless the program handles the
-      // signal itself (a local-dev script that shuts down gracefully, a test runner).
-      if (process.listenerCount(signal) === 1) {
-        process.off(signal, handler);
-        process.kill(process.pid, signal);
-      }
+      // Listening for a signal cancelled Node's default of dying from it; restore that.
+      process.off(signal, handler);
+      process.kill(process.pid, signal);
     };
     process.on(signal, handler);
   }

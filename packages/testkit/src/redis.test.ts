@@ -62,6 +62,12 @@ describe.concurrent("startRedis", () => {
     expect(await replica.command("SET", "y", "1")).toBe("OK");
   });
 
+  test("a server that cannot start fails with the tail of its log", async () => {
+    await expect(startRedis({ extraArgs: ["--no-such-option", "x"] })).rejects.toThrow(
+      /redis exited during start-up[\s\S]*no-such-option/,
+    );
+  });
+
   test("fixed port and persistent dataDir: the local-dev mode", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "testkit-local-"));
     try {
@@ -84,7 +90,8 @@ describe("startRedisCluster", () => {
   test("reaches cluster_state:ok and routes keys with redis-cli -c", async () => {
     await using cluster = await startRedisCluster();
     expect(cluster.startupNodes).toHaveLength(3);
-    for (const node of cluster.nodes) expect(await node.command("CLUSTER", "INFO")).toContain("cluster_state:ok");
+    for (const node of cluster.nodes)
+      expect(await node.command("CLUSTER", "INFO")).toContain("cluster_state:ok");
     const cli = resolveBinary("redis-cli", "redis-tools");
     const [a, b] = cluster.nodes;
     for (const key of ["foo", "bar", "{user}:1"]) {

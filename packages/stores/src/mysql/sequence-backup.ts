@@ -1,0 +1,200 @@
+import { and, asc, eq, gt, sql } from "drizzle-orm";
+import { drizzle, type MySql2Database } from "drizzle-orm/mysql2";
+import type { Pool } from "mysql2/promise";
+import { StoreError } from "../errors.js";
+import { mysqlCall } from "./pool.js";
+import { now3, sequenceCeilings, sequenceEpoch } from "./schema.js";
+
+export type ConversationType = "private" | "group";
+
+/** What the backup stores about a conversation, besides its ceiling. */
+export interface BackupConversation {
+  /** Stable, at most 64 characters (the sequence service uses the SHA-256 hex of its key). */
+  readonly id: string;
+  readonly type: ConversationType;
+  readonly partA: string;
+  readonly partB: string | null;
+}
+
+export interface Snapshot extends BackupConversation {
+  readonly ceiling: number;
+  readonly updatedAt: Date;
+}
+
+/** A ceiling raised and committed: every number up to `ceiling` may now be handed out. */
+export interface Reservation {
+  /** The ceiling before: no number above it had been handed out (given the conversation's lock). */
+  readonly previous: number;
+  readonly ceiling: number;
+}
+
+/** Raises the conversation's ceiling to at least `target(previous)` and commits, if `epoch` is current. */
+export type Reserve = (
+  conversation: BackupConversation,
+  epoch: number,
+  target: (previous: number) => number,
+) => Promise<Reservation>;
+
+/** A reservation was refused because the epoch moved on: the caller's view of Redis is outdated. */
+export class EpochFencedError extends StoreError {
+  constructor(
+    readonly expected: number,
+    readonly current: number,
+  ) {
+    super("unavailable", `sequence epoch moved from ${expected} to ${current}; retry`);
+  }
+}
+
+export interface SequenceBackupOptions {
+  /** How long a reservation waits for another one of the same conversation. */
+  lockTimeoutSeconds?: number;
+  /** Bound on each MySQL step: a hung server fails the request instead of hanging it. */
+  timeoutMs?: number;
+  /** Called after each committed reservation (metrics, tests). */
+  onReserve?: (conversation: BackupConversation, reservation: Reservation) => void;
+}
+
+const EPOCH_ROW = 1;
+
+/**
+ * The MySQL side of the sequence service: per-conversation ceilings, the Redis epoch, and the
+ * per-conversation lock that serialises every reservation together with its application to Redis.
+ */
+export class MySqlSequenceBackup {
+  readonly #pool: Pool;
+  readonly #db: MySql2Database;
+  readonly #lockTimeoutSeconds: number;
+  readonly #timeoutMs: number;
+  readonly #onReserve: SequenceBackupOptions["onReserve"];
+
+  constructor(pool: Pool, opts: SequenceBackupOptions = {}) {
+    this.#pool = pool;
+    this.#db = drizzle({ client: pool });
+    this.#lockTimeoutSeconds = opts.lockTimeoutSeconds ?? 5;
+    this.#timeoutMs = opts.timeoutMs ?? 5_000;
+    this.#onReserve = opts.onReserve;
+  }
+
+  /** The committed ceiling, 0 for a conversation never seen. */
+  async ceiling(id: string): Promise<number> {
+    const rows = await mysqlCall("read ceiling", this.#timeoutMs, () =>
+      this.#db
+        .select({ ceiling: sequenceCeilings.ceiling })
+        .from(sequenceCeilings)
+        .where(eq(sequenceCeilings.id, id)),
+    );
+    return rows[0]?.ceiling ?? 0;
+  }
+
+  /**
+   * The epoch for Redis counters on the server(s) with this identity. A new identity bumps the
+   * epoch exactly once, however many instances notice it at the same time.
+   */
+  async epochFor(identity: string): Promise<number> {
+    return mysqlCall("epoch", this.#timeoutMs, () =>
+      this.#db.transaction(async (tx) => {
+        await tx.insert(sequenceEpoch).ignore().values({ id: EPOCH_ROW, epoch: 1, redisIdentity: identity });
+        const [row] = await tx.select().from(sequenceEpoch).where(eq(sequenceEpoch.id, EPOCH_ROW)).for("update");
+        if (!row) throw new Error("epoch row vanished");
+        if (row.redisIdentity === identity) return row.epoch;
+        const epoch = row.epoch + 1;
+        await tx
+          .update(sequenceEpoch)
+          .set({ epoch, redisIdentity: identity, updatedAt: now3 })
+          .where(eq(sequenceEpoch.id, EPOCH_ROW));
+        return epoch;
+      }),
+    );
+  }
+
+  /** Rows in id order after `afterId`: keyset pagination, stable while rows are added. */
+  async page(opts: { type?: ConversationType; afterId?: string; limit: number }): Promise<Snapshot[]> {
+    const t = sequenceCeilings;
+    return mysqlCall("list", this.#timeoutMs, () =>
+      this.#db
+        .select()
+        .from(t)
+        .where(
+          and(
+            opts.type === undefined ? undefined : eq(t.type, opts.type),
+            opts.afterId === undefined ? undefined : gt(t.id, opts.afterId),
+          ),
+        )
+        .orderBy(asc(t.id))
+        .limit(opts.limit),
+    );
+  }
+
+  /**
+   * Runs `work` holding the conversation's lock (MySQL GET_LOCK, one per conversation across all
+   * instances). `work` reserves and applies the result to Redis before the lock is released, so a
+   * ceiling read here is never overtaken by another instance's reservation before it is applied.
+   */
+  async locked<T>(id: string, work: (reserve: Reserve) => Promise<T>): Promise<T> {
+    const connection = await mysqlCall("connect", this.#timeoutMs, () => this.#pool.getConnection());
+    // A connection left in an unknown state (a query failed or overran) is dropped, never reused;
+    // dropping it also makes the server release its lock.
+    let broken = false;
+    const step = async <R>(what: string, run: () => Promise<R>): Promise<R> => {
+      try {
+        return await mysqlCall(what, this.#timeoutMs, run);
+      } catch (error) {
+        broken ||= !(error instanceof EpochFencedError);
+        throw error;
+      }
+    };
+    const lock = `im-seq/${id}`.slice(0, 64);
+    try {
+      await step("lock", async () => {
+        const [rows] = await connection.query("SELECT GET_LOCK(?, ?) AS locked", [lock, this.#lockTimeoutSeconds]);
+        if ((rows as { locked: number | null }[])[0]?.locked !== 1) {
+          throw new StoreError("unavailable", "another reservation of this conversation is taking too long");
+        }
+      });
+      const db = drizzle({ client: connection });
+      try {
+        return await work((conversation, epoch, target) =>
+          step("reserve", () => this.#reserve(db, conversation, epoch, target)),
+        );
+      } finally {
+        if (!broken) await step("unlock", () => connection.query("SELECT RELEASE_LOCK(?)", [lock]));
+      }
+    } finally {
+      if (broken) connection.destroy();
+      else connection.release();
+    }
+  }
+
+  async #reserve(
+    db: MySql2Database,
+    conversation: BackupConversation,
+    epoch: number,
+    target: (previous: number) => number,
+  ): Promise<Reservation> {
+    const reservation = await db.transaction(async (tx) => {
+      // Shared lock: an epoch bump waits for reservations in flight, and fences later ones.
+      const [epochRows] = (await tx.execute(
+        sql`SELECT epoch FROM ${sequenceEpoch} WHERE id = ${EPOCH_ROW} LOCK IN SHARE MODE`,
+      )) as unknown as [{ epoch: number | string }[]];
+      const current = Number(epochRows[0]?.epoch ?? 0);
+      if (current !== epoch) throw new EpochFencedError(epoch, current);
+
+      const [row] = await tx
+        .select({ ceiling: sequenceCeilings.ceiling })
+        .from(sequenceCeilings)
+        .where(eq(sequenceCeilings.id, conversation.id));
+      const previous = row?.ceiling ?? 0;
+      const ceiling = Math.max(previous, target(previous));
+      await tx
+        .insert(sequenceCeilings)
+        .values({ ...conversation, ceiling })
+        .onDuplicateKeyUpdate({
+          // Absolute writes never move a ceiling backwards, whatever raced them.
+          set: { ceiling: sql`GREATEST(ceiling, VALUES(ceiling))`, updatedAt: now3 },
+        });
+      return { previous, ceiling };
+    });
+    this.#onReserve?.(conversation, reservation);
+    return reservation;
+  }
+}
