@@ -36,8 +36,8 @@ export async function startLocalBackends(): Promise<LocalBackends> {
     startRedis({
       port: localPorts.redis,
       dataDir: path.join(dataRoot, "redis"),
-      // Dev data survives restarts; production runs Redis as operators see fit (see infra/README.md).
-      extraArgs: ["--appendonly", "yes"],
+      // Dev data survives restarts; the sequence service needs no Redis persistence to be correct.
+      persistence: true,
     }),
     startMariaDb({ port: localPorts.mariadb, dataDir: path.join(dataRoot, "mariadb") }),
   ]);

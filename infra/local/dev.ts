@@ -65,7 +65,8 @@ process.on("SIGTERM", () => void stopAll(0));
 
 try {
   for (const { name, port } of services) {
-    const child = run(name, { ...backends.env, PORT: String(port) });
+    // Local development only: anyone on this machine may call the services.
+    const child = run(name, { ...backends.env, PORT: String(port), AUTH_DISABLED: "true" });
     children.push(child);
     child.once("exit", (code) => {
       if (!stopping) {
@@ -89,5 +90,6 @@ console.log(`
 
   try:  curl -s -H 'content-type: application/json' -d '{"conversation":{"groupId":"g1"}}' \\
           http://127.0.0.1:8082/im.sequence.v1.SequenceService/Next
+  Auth is disabled for local development (AUTH_DISABLED=true); production needs AUTH_TOKENS.
   Ctrl-C stops everything.
 `);

@@ -1,26 +1,19 @@
-import { runService } from "@im-core/service-kit";
+import { loadServerSettings, runService } from "@im-core/service-kit";
+import { openBackends } from "./backends.js";
 import { loadRegistryConfig } from "./config.js";
 import { createRegistryServer } from "./server.js";
 
 await runService("registry", async (logger) => {
   const config = loadRegistryConfig(process.env);
-  const etcdHealthy = {
-    name: "etcd",
-    async check(signal: AbortSignal) {
-      // Placeholder until the etcd store lands: etcd's own health endpoint on any member.
-      const answers = await Promise.allSettled(
-        config.etcdEndpoints.map(async (endpoint) => {
-          const response = await fetch(new URL("/health", endpoint), { signal });
-          if (!response.ok) throw new Error(`${endpoint} answered ${response.status}`);
-        }),
-      );
-      if (!answers.some((answer) => answer.status === "fulfilled")) throw new Error("no etcd member answers");
-    },
-  };
-  const server = createRegistryServer({ logger, readiness: [etcdHealthy] });
+  const settings = loadServerSettings(process.env);
+  const backends = await openBackends(config, logger);
+  const server = createRegistryServer({ logger, settings, ...backends });
   const address = await server.listen(config.port, config.host);
   return {
-    url: `http://${address.address}:${address.port}`,
-    close: () => server.close(),
+    url: `${settings.tls ? "https" : "http"}://${address.address}:${address.port}`,
+    async close() {
+      await server.close();
+      backends.close();
+    },
   };
 });

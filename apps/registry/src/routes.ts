@@ -1,14 +1,12 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { RegistryService } from "@im-core/proto";
+import { type RegistryDeps, registryHandlers } from "./handlers/index.js";
 
-export interface RegistryRouteDeps {
-  /** Aborts when the server starts draining: Watch streams end on it. */
-  draining: AbortSignal;
-}
+export type { RegistryDeps };
 
-/** Registers the registry's RPCs. Methods not implemented yet answer UNIMPLEMENTED. */
-export function registryRoutes(_deps: RegistryRouteDeps) {
+/** Registers the registry's RPCs. */
+export function registryRoutes(deps: RegistryDeps) {
   return (router: ConnectRouter) => {
-    router.service(RegistryService, {});
+    router.service(RegistryService, registryHandlers(deps));
   };
 }

@@ -1,16 +1,29 @@
-import { createServiceServer, type Logger, type ReadinessCheck } from "@im-core/service-kit";
+import { RegistryService } from "@im-core/proto";
+import {
+  createServiceServer,
+  type Logger,
+  type ReadinessCheck,
+  type ServerSettings,
+} from "@im-core/service-kit";
+import { registryAccess } from "./access.js";
+import type { RegistryDeps } from "./handlers/index.js";
 import { registryRoutes } from "./routes.js";
 
-export interface RegistryServerDeps {
+export interface RegistryServerDeps extends Omit<RegistryDeps, "draining"> {
   logger: Logger;
   readiness: readonly ReadinessCheck[];
+  /** Auth, TLS, CORS and limits from `loadServerSettings()`; tests may leave it out. */
+  settings?: Partial<ServerSettings>;
 }
 
 /** Builds the registry's server from its dependencies; main.ts decides what they are. */
-export function createRegistryServer(deps: RegistryServerDeps) {
+export function createRegistryServer({ logger, readiness, settings, ...deps }: RegistryServerDeps) {
   return createServiceServer({
-    logger: deps.logger,
-    readiness: deps.readiness,
-    routes: (router, { draining }) => registryRoutes({ draining })(router),
+    service: RegistryService,
+    accessPolicy: registryAccess,
+    logger,
+    readiness,
+    ...(settings ? { settings } : {}),
+    routes: (router, { draining }) => registryRoutes({ ...deps, draining })(router),
   });
 }

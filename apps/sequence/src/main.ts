@@ -1,14 +1,19 @@
-import { runService } from "@im-core/service-kit";
+import { loadServerSettings, runService } from "@im-core/service-kit";
+import { openSequenceBackends } from "./backends.js";
 import { loadSequenceConfig } from "./config.js";
 import { createSequenceServer } from "./server.js";
 
 await runService("sequence", async (logger) => {
   const config = loadSequenceConfig(process.env);
-  // Placeholder until the Redis and MySQL stores land: they provide the real readiness checks.
-  const server = createSequenceServer({ logger, readiness: [] });
+  const settings = loadServerSettings(process.env);
+  const backends = await openSequenceBackends(config, logger);
+  const server = createSequenceServer({ logger, settings, ...backends });
   const address = await server.listen(config.port, config.host);
   return {
-    url: `http://${address.address}:${address.port}`,
-    close: () => server.close(),
+    url: `${settings.tls ? "https" : "http"}://${address.address}:${address.port}`,
+    close: async () => {
+      await server.close();
+      await backends.close();
+    },
   };
 });

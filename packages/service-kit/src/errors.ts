@@ -27,23 +27,31 @@ export function toConnectError(error: unknown): ConnectError {
   return new ConnectError("internal error", Code.Internal, undefined, undefined, error);
 }
 
-async function* mapStreamErrors<T>(messages: AsyncIterable<T>): AsyncIterable<T> {
-  try {
-    yield* messages;
-  } catch (error) {
-    throw toConnectError(error);
-  }
-}
-
-/** Applies {@link toConnectError} to unary results and to errors raised while a stream runs. */
-export const errorMappingInterceptor: Interceptor = (next) => async (request) => {
-  try {
-    const response = await next(request);
-    if (response.stream) {
-      return { ...response, message: mapStreamErrors(response.message) };
+/**
+ * Applies {@link toConnectError} to unary results and to errors raised while a stream runs;
+ * `observe` sees every original error first (metrics count backend failures by kind).
+ */
+export function errorMappingInterceptor(observe: (error: unknown) => void = () => {}): Interceptor {
+  const map = (error: unknown) => {
+    observe(error);
+    return toConnectError(error);
+  };
+  async function* mapStreamErrors<T>(messages: AsyncIterable<T>): AsyncIterable<T> {
+    try {
+      yield* messages;
+    } catch (error) {
+      throw map(error);
     }
-    return response;
-  } catch (error) {
-    throw toConnectError(error);
   }
-};
+  return (next) => async (request) => {
+    try {
+      const response = await next(request);
+      if (response.stream) {
+        return { ...response, message: mapStreamErrors(response.message) };
+      }
+      return response;
+    } catch (error) {
+      throw map(error);
+    }
+  };
+}

@@ -27,6 +27,9 @@ describe.concurrent("startMariaDb", () => {
     await using db = await startMariaDb();
     const [a, b] = await Promise.all([db.createDatabase(), db.createDatabase()]);
     expect(a).not.toBe(b);
+    await db.query("CREATE TABLE t (n INT); INSERT INTO t VALUES (7)", a.split("/").pop());
+    expect(await db.createDatabase(a.split("/").pop())).toBe(a);
+    expect(await db.query("SELECT n FROM t", a.split("/").pop())).toBe("7");
     expect(await db.query("SELECT @@character_set_server")).toBe("utf8mb4");
     await expect(db.query("SELECT * FROM nope.nope")).rejects.toThrow(/nope/);
     await expect(db.createDatabase("bad name")).rejects.toThrow(/invalid database name/);

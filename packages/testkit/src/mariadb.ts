@@ -24,7 +24,8 @@ export interface MariaDbServer extends ServerProcess {
   url(database?: string): string;
   /**
    * Creates a database (utf8mb4) and returns its {@link MariaDbServer.url}. Default name: `test_<random>`,
-   * so concurrent tests on one server do not collide. Names are limited to `[A-Za-z0-9_]`.
+   * so concurrent tests on one server do not collide. Names are limited to `[A-Za-z0-9_]`. An existing
+   * database is kept as is, so a local-dev script can call this on every start.
    */
   createDatabase(name?: string): Promise<string>;
   /**
@@ -141,7 +142,7 @@ class MariaDbProcess extends ManagedServer implements MariaDbServer {
 
   async createDatabase(name = `test_${randomBytes(6).toString("hex")}`): Promise<string> {
     if (!/^\w+$/.test(name)) throw new Error(`invalid database name ${JSON.stringify(name)}`);
-    await this.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);
+    await this.query(`CREATE DATABASE IF NOT EXISTS \`${name}\` CHARACTER SET utf8mb4`);
     return this.url(name);
   }
 

@@ -15,29 +15,48 @@ export interface OnePortServerOptions {
   firstBytesTimeoutMs: number;
   /** Idle keep-alive time of HTTP/1.1 connections and HTTP/2 sessions. */
   idleTimeoutMs: number;
+  /** With a certificate, TLS offers HTTP/2 and HTTP/1.1 through ALPN on the same port. */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 /**
- * One TCP port for every protocol: Node's cleartext HTTP/2 server rejects HTTP/1.1 and vice
- * versa, so each connection's first bytes decide which server gets it. gRPC and Connect over h2c
- * go to HTTP/2; curl, browsers (Connect JSON, gRPC-Web) and HTTP/1.1 clients to HTTP/1.1.
+ * One TCP port for every protocol. With TLS, ALPN picks HTTP/2 or HTTP/1.1. Without it, Node's
+ * cleartext HTTP/2 server rejects HTTP/1.1 and vice versa, so each connection's first bytes decide:
+ * gRPC and Connect over h2c go to HTTP/2; curl, browsers (Connect JSON, gRPC-Web) to HTTP/1.1.
  */
 export class OnePortServer {
-  readonly #listener = net.createServer((socket) => this.#route(socket));
-  readonly #http1: http.Server;
-  readonly #http2: http2.Http2Server;
-  readonly #sockets = new Set<net.Socket>();
+  readonly #listener: net.Server;
+  readonly #http1: http.Server | undefined;
+  readonly #http2: http2.Http2Server | http2.Http2SecureServer;
   readonly #sessions = new Set<http2.ServerHttp2Session>();
+  readonly #sockets = new Set<net.Socket>();
   readonly #options: OnePortServerOptions;
   #closing = false;
 
   constructor(onRequest: RequestListener, options: OnePortServerOptions) {
     this.#options = options;
-    this.#http1 = http.createServer({ keepAliveTimeout: options.idleTimeoutMs }, onRequest);
-    this.#http1.on("request", (_request, response: http.ServerResponse) => {
-      if (this.#closing) response.setHeader("connection", "close");
+    const markClosing = (_request: unknown, response: http.ServerResponse | http2.Http2ServerResponse) => {
+      // HTTP/1.1 requests still running while we drain get "Connection: close".
+      if (this.#closing && response instanceof http.ServerResponse) response.setHeader("connection", "close");
+    };
+    if (options.tls) {
+      const secure = http2.createSecureServer({ ...options.tls, allowHTTP1: true }, onRequest);
+      secure.on("request", markClosing);
+      this.#http2 = secure;
+      this.#listener = secure;
+    } else {
+      this.#http1 = http.createServer(
+        { keepAliveTimeout: options.idleTimeoutMs, headersTimeout: 10_000 },
+        onRequest,
+      );
+      this.#http1.on("request", markClosing);
+      this.#http2 = http2.createServer({}, onRequest);
+      this.#listener = net.createServer((socket) => this.#route(socket));
+    }
+    this.#listener.on("connection", (socket: net.Socket) => {
+      this.#sockets.add(socket);
+      socket.once("close", () => this.#sockets.delete(socket));
     });
-    this.#http2 = http2.createServer({}, onRequest);
     this.#http2.on("session", (session) => {
       this.#sessions.add(session);
       session.setTimeout(options.idleTimeoutMs, () => session.close());
@@ -66,8 +85,12 @@ export class OnePortServer {
     for (const session of this.#sessions) {
       session.close();
     }
-    this.#http1.closeIdleConnections();
-    const idleSweep = setInterval(() => this.#http1.closeIdleConnections(), 50);
+    const closeIdleHttp1 = () => {
+      this.#http1?.closeIdleConnections();
+      if (this.#listener instanceof http.Server) this.#listener.closeIdleConnections();
+    };
+    closeIdleHttp1();
+    const idleSweep = setInterval(closeIdleHttp1, 50);
     const deadline = setTimeout(() => {
       for (const socket of this.#sockets) socket.destroy();
     }, graceMs);
@@ -80,8 +103,6 @@ export class OnePortServer {
   }
 
   #route(socket: net.Socket): void {
-    this.#sockets.add(socket);
-    socket.once("close", () => this.#sockets.delete(socket));
     socket.setNoDelay(true);
     socket.setTimeout(this.#options.firstBytesTimeoutMs, () => socket.destroy());
     let received: Buffer = Buffer.alloc(0);
@@ -100,7 +121,7 @@ export class OnePortServer {
       if (looksLikeHttp2) {
         this.#http2.emit("connection", socket); // the session reads the buffer on the next tick
       } else {
-        this.#http1.emit("connection", socket);
+        this.#http1!.emit("connection", socket);
         socket.resume();
       }
     };

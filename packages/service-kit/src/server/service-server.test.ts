@@ -18,6 +18,9 @@ let releaseSlowCall: () => void = () => {};
 
 function startServer() {
   return createServiceServer({
+    service: RegistryService,
+    accessPolicy: {},
+    settings: { shutdownGraceMs: 2_000 },
     logger: createLogger("test", "silent"),
     readiness: [
       {
@@ -27,7 +30,6 @@ function startServer() {
         },
       },
     ],
-    shutdownGraceMs: 2_000,
     routes: (router, { draining }) =>
       router.service(RegistryService, {
         lookup: async (request) => {

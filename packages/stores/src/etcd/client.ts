@@ -26,7 +26,7 @@ export function connectEtcd(endpoints: readonly string[]): Etcd3 {
           halfOpenAfter: 500,
           breaker: new ConsecutiveBreaker(3),
         }),
-      watchBackoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1_000 }),
+      watchBackoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1_000 }).next(),
     },
   });
 }

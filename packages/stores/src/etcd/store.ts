@@ -246,7 +246,7 @@ export class EtcdRegistryStore implements MirrorSource {
         throw error;
       }
     });
-    return { revision: response ? Number(response.header.revision) : await this.currentRevision() };
+    return { revision: response ? Number(response.header.revision) : await this.currentRevision(options) };
   }
 
   /**
@@ -256,7 +256,7 @@ export class EtcdRegistryStore implements MirrorSource {
   async lookup(userIds: readonly string[], options?: CallOptions): Promise<Snapshot> {
     const deadline = this.deadline(options);
     const users = [...new Set(userIds)];
-    if (users.length === 0) return { entries: [], revision: await this.currentRevision(deadline) };
+    if (users.length === 0) return { entries: [], revision: await this.revisionBy(deadline) };
     const chunks: string[][] = [];
     for (let i = 0; i < users.length; i += MAX_TXN_OPS) chunks.push(users.slice(i, i + MAX_TXN_OPS));
     const read = async (chunk: string[], revision?: number) => {
@@ -311,7 +311,12 @@ export class EtcdRegistryStore implements MirrorSource {
     return watchDevices(this.etcd, this.layout, fromRevision, sink);
   }
 
-  async currentRevision(deadline: Deadline = this.deadline()): Promise<number> {
+  /** etcd's current revision: a watch from it + 1 sees every later change. */
+  currentRevision(options?: CallOptions): Promise<number> {
+    return this.revisionBy(this.deadline(options));
+  }
+
+  private async revisionBy(deadline: Deadline): Promise<number> {
     const response = await withRetry("read revision", deadline, (o) =>
       this.etcd.kv.range({ key: utf8(this.layout.devicesPrefix), count_only: true }, o),
     );

@@ -1,3 +1,4 @@
+export type { ClusterNode } from "ioredis";
 export { createRedisClient, createRedisClusterClient, type RedisConnectOptions } from "./connect.js";
 export {
   type ApplyReply,

@@ -50,7 +50,10 @@ export class RedisSequenceStore {
   #generation = 0;
   #connection: Promise<RedisConnection> | undefined;
 
-  constructor(client: Redis | Cluster) {
+  readonly #connectWaitMs: number;
+
+  constructor(client: Redis | Cluster, opts: { connectWaitMs?: number } = {}) {
+    this.#connectWaitMs = opts.connectWaitMs ?? 1_000;
     client.defineCommand("imSequence", { numberOfKeys: 1, lua: script });
     this.#client = client as ScriptClient;
     const invalidate = () => {
@@ -94,12 +97,19 @@ export class RedisSequenceStore {
     });
   }
 
-  /** The current connection, its server identity read once per (re)connect. Fails fast when down. */
-  connection(): Promise<RedisConnection> {
+  /**
+   * The current connection, its server identity read once per (re)connect. Fails fast while Redis
+   * is down; a connection attempt under way gets `connectWaitMs` to finish.
+   */
+  async connection(): Promise<RedisConnection> {
     if (this.#connection) return this.#connection;
-    if (this.#client.status !== "ready") {
-      return Promise.reject(unavailable(new Error(`connection ${this.#client.status}`)));
+    const status = this.#client.status;
+    if (status === "wait" || status === "connecting" || status === "connect") {
+      await this.waitReady(this.#connectWaitMs);
+    } else if (status !== "ready") {
+      throw unavailable(new Error(`connection ${status}`));
     }
+    if (this.#connection) return this.#connection;
     const generation = this.#generation;
     const checked = this.#readIdentity().then((identity) => {
       if (generation !== this.#generation) throw unavailable(new Error("connection changed"));
@@ -137,8 +147,8 @@ export class RedisSequenceStore {
   }
 
   /** The raw counter, for reads that must not allocate (its epoch is for the caller to judge). */
-  async peek(key: string): Promise<CounterState | undefined> {
-    await this.connection();
+  async peek(ticket: Ticket, key: string): Promise<CounterState | undefined> {
+    this.#checkTicket(ticket);
     const [cur, max, ep] = await this.#call(() => this.#client.hmget(key, "cur", "max", "ep"));
     if (cur == null || max == null || ep == null) return undefined;
     return { cur: Number(cur), max: Number(max), epoch: Number(ep) };
@@ -157,11 +167,15 @@ export class RedisSequenceStore {
   }
 
   #run(ticket: Ticket, key: string, op: string, ...args: number[]): Promise<number[]> {
-    // Checked synchronously right before sending: the connection that was verified is the one used.
-    if (ticket.generation !== this.#generation || this.#client.status !== "ready") {
-      return Promise.reject(unavailable(new Error("connection changed since it was checked")));
-    }
+    this.#checkTicket(ticket);
     return this.#call(() => this.#client.imSequence(key, op, ticket.epoch, ...args));
+  }
+
+  /** Checked synchronously right before sending, so the connection that was verified is the one used. */
+  #checkTicket(ticket: Ticket): void {
+    if (ticket.generation !== this.#generation || this.#client.status !== "ready") {
+      throw unavailable(new Error("connection changed since it was checked"));
+    }
   }
 
   async #call<T>(command: () => Promise<T>): Promise<T> {

@@ -41,11 +41,13 @@ export class Subscription implements AsyncIterable<ChangeBatch> {
     this.signal();
   }
 
-  /** Ends the stream with `error` once the batches queued before it are delivered... or at once. */
+  /**
+   * Ends the stream with `error` at once, dropping what is queued: the reader resumes from the last
+   * revision it received, and a reader cut off for being slow must not first drain its backlog.
+   */
   fail(error: Error): void {
     if (this.ended || this.failure) return;
     this.failure = error;
-    // A reader cut off for being slow must not first drain what it could not keep up with.
     this.queue.length = 0;
     this.signal();
   }

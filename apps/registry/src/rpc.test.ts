@@ -1,0 +1,188 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { type EtcdServer, startEtcd } from "@im-core/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestRegistry, type TestRegistry } from "./testing/registry.js";
+
+let etcd: EtcdServer;
+const registries: TestRegistry[] = [];
+beforeAll(async () => {
+  etcd = await startEtcd();
+});
+afterAll(async () => {
+  await Promise.all(registries.map((r) => r.close()));
+  await etcd.dispose();
+});
+
+async function registry(
+  options: Parameters<typeof startTestRegistry>[0] extends infer O ? Partial<O> : never = {},
+) {
+  const started = await startTestRegistry({ endpoints: etcd.endpoints, ...options });
+  registries.push(started);
+  return started;
+}
+
+async function codeOf(call: Promise<unknown>): Promise<string> {
+  try {
+    await call;
+    return "OK";
+  } catch (error) {
+    return Code[ConnectError.from(error).code];
+  }
+}
+
+async function messageOf(call: Promise<unknown>): Promise<string> {
+  try {
+    await call;
+    return "";
+  } catch (error) {
+    return ConnectError.from(error).rawMessage;
+  }
+}
+
+const devicesOf = (response: { devices: { userId: string; deviceId: string; gatewayNode: string }[] }) =>
+  response.devices.map((d) => `${d.userId}/${d.deviceId}@${d.gatewayNode}`);
+
+describe.concurrent("registry RPCs over gRPC and Connect", () => {
+  it("Register, Lookup, move, Unregister (15.1, 15.2)", async () => {
+    const { client } = await registry();
+    const registered = await client.register({
+      userId: "alice",
+      deviceId: "phone",
+      gatewayNode: "gw-a:9000",
+    });
+    expect(registered.leaseId).toBeGreaterThan(0n);
+    expect(registered.ttlSeconds).toBe(60);
+    expect(registered.connectedAt).toBeDefined();
+    expect(devicesOf(await client.lookup({ userId: "alice" }))).toEqual(["alice/phone@gw-a:9000"]);
+    await client.register({ userId: "alice", deviceId: "phone", gatewayNode: "gw-b:9000" });
+    const moved = await client.lookup({ userId: "alice" });
+    expect(devicesOf(moved)).toEqual(["alice/phone@gw-b:9000"]);
+    expect(moved.revision).toBeGreaterThan(0n);
+    expect(
+      await client.unregister({ userId: "alice", deviceId: "phone", gatewayNode: "gw-a:9000" }),
+    ).toMatchObject({
+      removed: false,
+    });
+    expect(
+      await client.unregister({ userId: "alice", deviceId: "phone", gatewayNode: "gw-b:9000" }),
+    ).toMatchObject({
+      removed: true,
+    });
+    expect((await client.lookup({ userId: "alice" })).devices).toEqual([]);
+  });
+
+  it("GrantLease, shared Register, Renew, RevokeLease (7.1, 7.2)", async () => {
+    const { client } = await registry();
+    const { leaseId, ttlSeconds } = await client.grantLease({ gatewayNode: "gw", ttlSeconds: 20 });
+    expect(ttlSeconds).toBe(20);
+    await client.register({ userId: "u1", deviceId: "d", gatewayNode: "gw", leaseId });
+    await client.register({ userId: "u2", deviceId: "d", gatewayNode: "gw", leaseId });
+    expect((await client.renew({ leaseId })).ttlSeconds).toBeGreaterThan(0);
+    const both = await client.batchLookup({ userIds: ["u1", "u2", "u1", "nobody"] });
+    expect(devicesOf(both)).toEqual(["u1/d@gw", "u2/d@gw"]);
+    await client.revokeLease({ leaseId });
+    expect((await client.batchLookup({ userIds: ["u1", "u2"] })).devices).toEqual([]);
+    expect(await codeOf(client.renew({ leaseId }))).toBe("NotFound");
+    expect(await codeOf(client.revokeLease({ leaseId }))).toBe("NotFound");
+    expect(await codeOf(client.register({ userId: "u1", deviceId: "d", gatewayNode: "gw", leaseId }))).toBe(
+      "NotFound",
+    );
+  });
+
+  it("answers RESOURCE_EXHAUSTED beyond the device limit, and evicts with evict_oldest", async () => {
+    const reject = await registry({ maxDevices: 1 });
+    await reject.client.register({ userId: "u", deviceId: "1", gatewayNode: "gw" });
+    expect(await codeOf(reject.client.register({ userId: "u", deviceId: "2", gatewayNode: "gw" }))).toBe(
+      "ResourceExhausted",
+    );
+    const evict = await registry({ maxDevices: 1, devicePolicy: "evict_oldest" });
+    await evict.client.register({ userId: "u", deviceId: "1", gatewayNode: "gw" });
+    const second = await evict.client.register({ userId: "u", deviceId: "2", gatewayNode: "gw-2" });
+    expect(second.evicted.map((d) => `${d.userId}/${d.deviceId}@${d.gatewayNode}`)).toEqual(["u/1@gw"]);
+    expect(devicesOf(await evict.client.lookup({ userId: "u" }))).toEqual(["u/2@gw-2"]);
+  });
+
+  it("rejects bad input with INVALID_ARGUMENT naming the field, changing nothing", async () => {
+    const { client, jsonClient } = await registry();
+    const cases: [Promise<unknown>, string][] = [
+      [client.register({ userId: "", deviceId: "d", gatewayNode: "gw" }), "user_id: must not be empty"],
+      [client.register({ userId: "u", deviceId: "a\nb", gatewayNode: "gw" }), "device_id: must not contain"],
+      [client.register({ userId: "u", deviceId: "d", gatewayNode: "" }), "gateway_node: must not be empty"],
+      [
+        client.register({ userId: "x".repeat(257), deviceId: "d", gatewayNode: "gw" }),
+        "user_id: must be at most 256",
+      ],
+      [client.register({ userId: "u", deviceId: "d", gatewayNode: "gw", leaseId: -5n }), "lease_id:"],
+      [client.grantLease({ gatewayNode: "gw", ttlSeconds: 86_401 }), "ttl_seconds:"],
+      [client.grantLease({ gatewayNode: "gw", ttlSeconds: -1 }), "ttl_seconds:"],
+      [client.renew({ leaseId: 0n }), "lease_id:"],
+      [client.revokeLease({ leaseId: 0n }), "lease_id:"],
+      [client.unregister({ userId: "u", deviceId: "" }), "device_id: must not be empty"],
+      [client.lookup({ userId: "\u0000" }), "user_id: must not contain"],
+      [
+        client.batchLookup({ userIds: Array.from({ length: 1001 }, (_, i) => `u${i}`) }),
+        "user_ids: at most 1000",
+      ],
+      [client.batchLookup({ userIds: ["ok", ""] }), "user_ids[1]: must not be empty"],
+    ];
+    for (const [call, message] of cases) {
+      expect(await codeOf(call)).toBe("InvalidArgument");
+      expect(await messageOf(call)).toContain(message);
+    }
+    // A lone surrogate cannot cross protobuf binary (it becomes U+FFFD); JSON carries it as "\ud800".
+    for (const [c, userIds] of [
+      [client, ["a\u0007"]],
+      [jsonClient, ["\ud800"]],
+    ] as const) {
+      const drain = async () => {
+        for await (const _ of c.watch({ userIds: [...userIds] })) break;
+      };
+      expect(await codeOf(drain())).toBe("InvalidArgument");
+    }
+    expect(await codeOf(jsonClient.lookup({ userId: "\udc00x" }))).toBe("InvalidArgument");
+    expect((await client.lookup({ userId: "u" })).devices).toEqual([]);
+  });
+
+  it("serves browsers: Connect JSON over HTTP/1.1, Watch included", async () => {
+    const { jsonClient } = await registry();
+    await jsonClient.register({ userId: "b", deviceId: "d", gatewayNode: "gw" });
+    expect(devicesOf(await jsonClient.lookup({ userId: "b" }))).toEqual(["b/d@gw"]);
+    const abort = new AbortController();
+    const stream = jsonClient.watch({ userIds: ["b"] }, { signal: abort.signal })[Symbol.asyncIterator]();
+    const first = await stream.next();
+    expect(first.value?.events).toEqual([]);
+    await jsonClient.unregister({ userId: "b", deviceId: "d" });
+    const next = await stream.next();
+    expect(next.value?.events.map((e) => `${e.type} ${e.location?.deviceId}`)).toEqual(["2 d"]);
+    abort.abort();
+  });
+
+  it("answers UNAVAILABLE within the deadline while etcd is down, and recovers by itself", async () => {
+    const own = await startEtcd();
+    try {
+      const { client } = await registry({ endpoints: own.endpoints, callTimeoutMs: 1_500 });
+      await client.register({ userId: "u", deviceId: "d", gatewayNode: "gw" });
+      own.pause();
+      const started = Date.now();
+      expect(await codeOf(client.register({ userId: "u", deviceId: "e", gatewayNode: "gw" }))).toBe(
+        "Unavailable",
+      );
+      expect(Date.now() - started).toBeLessThan(2_500);
+      // Lookups come from the mirror until its watch is known broken (gRPC keepalive: ~3 s), then etcd.
+      while ((await codeOf(client.lookup({ userId: "u" }))) === "OK") {
+        expect(Date.now() - started).toBeLessThan(6_000);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(await codeOf(client.lookup({ userId: "u" }))).toBe("Unavailable");
+      own.resume();
+      const deadline = Date.now() + 10_000;
+      while ((await codeOf(client.register({ userId: "u", deviceId: "e", gatewayNode: "gw" }))) !== "OK") {
+        expect(Date.now()).toBeLessThan(deadline);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(devicesOf(await client.lookup({ userId: "u" }))).toEqual(["u/d@gw", "u/e@gw"]);
+    } finally {
+      await own.dispose();
+    }
+  });
+});

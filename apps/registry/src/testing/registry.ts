@@ -1,0 +1,64 @@
+import { randomBytes } from "node:crypto";
+import { type Client, createClient } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { RegistryService } from "@im-core/proto";
+import { createLogger } from "@im-core/service-kit";
+import { DeviceMirror, EtcdRegistryStore, type EtcdRegistryStoreOptions } from "@im-core/stores/etcd";
+import type { RegistryLimits } from "../handlers/index.js";
+import { createRegistryServer } from "../server.js";
+
+export interface TestRegistry {
+  readonly url: string;
+  readonly store: EtcdRegistryStore;
+  readonly mirror: DeviceMirror;
+  /** gRPC over h2c, as gateways and routers call it. */
+  readonly client: Client<typeof RegistryService>;
+  /** Connect JSON over HTTP/1.1, as a browser calls it. */
+  readonly jsonClient: Client<typeof RegistryService>;
+  close(): Promise<void>;
+}
+
+export interface TestRegistryOptions extends Partial<EtcdRegistryStoreOptions> {
+  endpoints: readonly string[];
+  limits?: Partial<RegistryLimits>;
+}
+
+/**
+ * A registry instance on a free port with the real server stack (open access, default limits). Without
+ * `keyRoot`, each instance gets a key root of its own so tests can share one etcd; instances given the
+ * same root share state, like replicas of one deployment.
+ */
+export async function startTestRegistry(options: TestRegistryOptions): Promise<TestRegistry> {
+  const { limits, ...storeOptions } = options;
+  const store = new EtcdRegistryStore({
+    defaultTtlSeconds: 60,
+    maxDevices: 5,
+    devicePolicy: "reject",
+    callTimeoutMs: 3_000,
+    keyRoot: `/t/${randomBytes(6).toString("hex")}/`,
+    ...storeOptions,
+  });
+  const mirror = new DeviceMirror(store);
+  await mirror.start(AbortSignal.timeout(10_000));
+  const server = createRegistryServer({
+    logger: createLogger("registry-test", "silent"),
+    readiness: [],
+    store,
+    mirror,
+    ...(limits ? { limits } : {}),
+  });
+  const address = await server.listen(0, "127.0.0.1");
+  const url = `http://127.0.0.1:${address.port}`;
+  return {
+    url,
+    store,
+    mirror,
+    client: createClient(RegistryService, createGrpcTransport({ baseUrl: url })),
+    jsonClient: createClient(RegistryService, createConnectTransport({ baseUrl: url, httpVersion: "1.1" })),
+    async close() {
+      await server.close();
+      mirror.close();
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,62 @@
+import { StoreError } from "@im-core/stores";
+import type { MySqlSequenceBackup } from "@im-core/stores/mysql";
+import type { RedisSequenceStore, Ticket } from "@im-core/stores/redis";
+
+/**
+ * Pairs the Redis connection with the epoch of the server it talks to. The epoch lives in MySQL
+ * and is bumped whenever the Redis server's identity changes, so counters a stale server still
+ * holds (lagging replica, old snapshot) are older than the epoch and count as missing.
+ * While the identity stays the same (a mere reconnect), no MySQL round trip is needed: numbers
+ * inside reserved blocks keep flowing with MySQL down.
+ */
+export class EpochGuard {
+  #known: { identity: string; epoch: number } | undefined;
+  #resolving: Promise<number> | undefined;
+
+  constructor(
+    private readonly redis: RedisSequenceStore,
+    private readonly backup: MySqlSequenceBackup,
+  ) {}
+
+  async ticket(): Promise<Ticket> {
+    const connection = await this.redis.connection();
+    const known = this.#known;
+    if (known?.identity === connection.identity) {
+      return { generation: connection.generation, epoch: known.epoch };
+    }
+    const epoch = await this.#resolve(connection.identity);
+    return { generation: connection.generation, epoch };
+  }
+
+  /**
+   * Redis or MySQL says a newer epoch exists (another instance saw a server change first, or a
+   * reservation was fenced): forget ours and read it again. Fails if MySQL still says otherwise.
+   */
+  async catchUp(seen: number): Promise<void> {
+    this.#known = undefined;
+    const ticket = await this.ticket();
+    if (ticket.epoch < seen) {
+      throw new StoreError(
+        "failed_precondition",
+        `Redis holds counters of epoch ${seen} but MySQL's epoch is ${ticket.epoch}: are REDIS_URL and MYSQL_URL a pair?`,
+      );
+    }
+  }
+
+  #resolve(identity: string): Promise<number> {
+    // One MySQL round trip however many requests notice the new server at once.
+    this.#resolving ??= this.backup
+      .epochFor(identity)
+      .then((epoch) => {
+        this.#known = { identity, epoch };
+        return epoch;
+      })
+      .finally(() => {
+        this.#resolving = undefined;
+      });
+    return this.#resolving.then((epoch) => {
+      if (this.#known?.identity !== identity) throw new StoreError("unavailable", "Redis server changed; retry");
+      return epoch;
+    });
+  }
+}

@@ -1,0 +1,31 @@
+import type { Conversation } from "@im-core/proto";
+import { invalidArgument, validateId } from "@im-core/service-kit";
+import { type ConversationRef, groupChat, privateChat } from "../allocator/conversation.js";
+
+export const MAX_COUNT = 10_000;
+export const MAX_BATCH_ITEMS = 1_000;
+
+/** The conversation a request names, or INVALID_ARGUMENT naming the offending field under `field`. */
+export function conversationOf(field: string, conversation: Conversation | undefined): ConversationRef {
+  const kind = conversation?.kind;
+  switch (kind?.case) {
+    case "privateChat": {
+      const { userA, userB } = kind.value;
+      validateId(`${field}.private_chat.user_a`, userA);
+      validateId(`${field}.private_chat.user_b`, userB);
+      if (userA === userB) throw invalidArgument(`${field}.private_chat`, "user_a and user_b must differ");
+      return privateChat(userA, userB);
+    }
+    case "groupId":
+      validateId(`${field}.group_id`, kind.value);
+      return groupChat(kind.value);
+    default:
+      throw invalidArgument(field, "must be set (private_chat or group_id)");
+  }
+}
+
+/** 0 (unset) means 1. */
+export function countOf(field: string, count: number): number {
+  if (count > MAX_COUNT) throw invalidArgument(field, `must be at most ${MAX_COUNT}`);
+  return count === 0 ? 1 : count;
+}

@@ -1,0 +1,112 @@
+import type { Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { isStoreError } from "@im-core/stores";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+/**
+ * The service's Prometheus metrics. Apps add their own (cache size, reservations) to `registry`
+ * with the helpers below, so every metric of a process is served by one `/metrics`.
+ */
+export class ServiceMetrics {
+  readonly registry = new Registry();
+  readonly calls = new Counter({
+    name: "rpc_calls_total",
+    help: "Finished RPCs by method and Connect code.",
+    labelNames: ["method", "code"] as const,
+    registers: [this.registry],
+  });
+  readonly latency = new Histogram({
+    name: "rpc_duration_seconds",
+    help: "RPC latency by method (for streams: how long they stayed open).",
+    labelNames: ["method"] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
+    registers: [this.registry],
+  });
+  readonly backendErrors = new Counter({
+    name: "backend_errors_total",
+    help: "Errors raised by a backend store, by kind (unavailable, not_found, ...).",
+    labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
+  readonly openStreams = new Gauge({
+    name: "rpc_open_streams",
+    help: "Server-streaming calls (Watch) open on this instance.",
+    registers: [this.registry],
+  });
+
+  constructor(serviceName: string) {
+    this.registry.setDefaultLabels({ service: serviceName });
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  gauge(name: string, help: string, collect: () => number): Gauge {
+    return new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(collect());
+      },
+    });
+  }
+
+  counter<Label extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly Label[] = [],
+  ): Counter<Label> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  /** Outermost interceptor: sees the final code of every call, after errors were mapped. */
+  interceptor(): Interceptor {
+    const record = (method: string, started: bigint, error: unknown) => {
+      const code = error === undefined ? "ok" : codeName(error);
+      this.calls.inc({ method, code });
+      this.latency.observe({ method }, Number(process.hrtime.bigint() - started) / 1e9);
+    };
+    return (next) => async (request) => {
+      const method = request.method.name;
+      const started = process.hrtime.bigint();
+      let response: Awaited<ReturnType<typeof next>>;
+      try {
+        response = await next(request);
+      } catch (error) {
+        record(method, started, error);
+        throw error;
+      }
+      if (!response.stream) {
+        record(method, started, undefined);
+        return response;
+      }
+      const messages = response.message;
+      return {
+        ...response,
+        message: (async function* () {
+          let failure: unknown;
+          try {
+            yield* messages;
+          } catch (error) {
+            failure = error;
+            throw error;
+          } finally {
+            record(method, started, failure);
+          }
+        })(),
+      };
+    };
+  }
+
+  /** Counts store errors as they are mapped to codes. */
+  noteError(error: unknown): void {
+    if (isStoreError(error)) this.backendErrors.inc({ kind: error.kind });
+  }
+}
+
+function codeName(error: unknown): string {
+  const code = error instanceof ConnectError ? error.code : Code.Unknown;
+  return Code[code].replace(
+    /[A-Z]/g,
+    (letter, index: number) => (index === 0 ? "" : "_") + letter.toLowerCase(),
+  );
+}

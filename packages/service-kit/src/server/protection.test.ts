@@ -1,0 +1,256 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Code, createClient } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { RegistryService } from "@im-core/proto";
+import { Health, HealthCheckResponse_ServingStatus } from "@im-core/proto/grpc/health/v1";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../logger.js";
+import { TokenTable } from "../security/tokens.js";
+import type { ServerSettings } from "../settings.js";
+import { createServiceServer, type ServiceServer } from "./service-server.js";
+
+const gatewayToken = "gateway-token-0123456789";
+const routerToken = "router-token-0123456789";
+let backendUp = true;
+
+async function start(settings: Partial<ServerSettings>): Promise<{ server: ServiceServer; baseUrl: string }> {
+  const server = createServiceServer({
+    service: RegistryService,
+    accessPolicy: { Lookup: ["gateway", "router"], Register: ["gateway"], Watch: ["router"] },
+    logger: createLogger("test", "silent"),
+    settings: { shutdownGraceMs: 500, ...settings },
+    readiness: [
+      {
+        name: "etcd",
+        check: async () => {
+          if (!backendUp) throw new Error("connection refused");
+        },
+      },
+    ],
+    routes: (router, { draining }) =>
+      router.service(RegistryService, {
+        lookup: async (request) => {
+          if (request.userId === "hang") await new Promise(() => {});
+          return { devices: [], revision: 1n };
+        },
+        register: async () => ({ leaseId: 1n, ttlSeconds: 90, evicted: [] }),
+        async *watch(_request, context) {
+          yield { events: [], revision: 1n };
+          await new Promise<void>((resolve) => {
+            draining.addEventListener("abort", () => resolve());
+            context.signal.addEventListener("abort", () => resolve());
+          });
+        },
+      }),
+  });
+  const { port } = await server.listen(0, "127.0.0.1");
+  return { server, baseUrl: `http://127.0.0.1:${port}` };
+}
+
+const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
+
+describe("who may call what", () => {
+  let server: ServiceServer;
+  let client: ReturnType<typeof createClient<typeof RegistryService>>;
+  let baseUrl: string;
+  beforeAll(async () => {
+    ({ server, baseUrl } = await start({
+      tokens: new TokenTable([
+        { token: gatewayToken, role: "gateway" },
+        { token: routerToken, role: "router" },
+      ]),
+    }));
+    client = createClient(RegistryService, createGrpcTransport({ baseUrl }));
+  });
+  afterAll(() => server.close());
+
+  it("refuses a call without a token (UNAUTHENTICATED)", async () => {
+    await expect(client.lookup({ userId: "u" })).rejects.toMatchObject({ code: Code.Unauthenticated });
+  });
+
+  it("refuses an unknown token (UNAUTHENTICATED)", async () => {
+    await expect(client.lookup({ userId: "u" }, bearer("not-a-known-token-at-all"))).rejects.toMatchObject({
+      code: Code.Unauthenticated,
+    });
+  });
+
+  it("refuses a role the method does not allow (PERMISSION_DENIED)", async () => {
+    await expect(
+      client.register({ userId: "u", deviceId: "d", gatewayNode: "g" }, bearer(routerToken)),
+    ).rejects.toMatchObject({
+      code: Code.PermissionDenied,
+      rawMessage: 'role "router" may not call Register',
+    });
+  });
+
+  it("lets an allowed role through", async () => {
+    await expect(client.lookup({ userId: "u" }, bearer(routerToken))).resolves.toMatchObject({
+      revision: 1n,
+    });
+    await expect(
+      client.register({ userId: "u", deviceId: "d", gatewayNode: "g" }, bearer(gatewayToken)),
+    ).resolves.toMatchObject({ leaseId: 1n });
+  });
+
+  it("keeps health, readiness and metrics open", async () => {
+    for (const probe of ["/healthz", "/readyz", "/metrics"]) {
+      expect((await fetch(`${baseUrl}${probe}`)).status).toBe(200);
+    }
+    const health = createClient(Health, createGrpcTransport({ baseUrl }));
+    await expect(health.check({})).resolves.toMatchObject({
+      status: HealthCheckResponse_ServingStatus.SERVING,
+    });
+  });
+});
+
+describe("limits", () => {
+  let server: ServiceServer;
+  let baseUrl: string;
+  let client: ReturnType<typeof createClient<typeof RegistryService>>;
+  beforeAll(async () => {
+    ({ server, baseUrl } = await start({
+      maxRequestBytes: 1024,
+      defaultCallTimeoutMs: 200,
+      maxCallTimeoutMs: 60_000,
+      maxStreams: 2,
+    }));
+    client = createClient(RegistryService, createGrpcTransport({ baseUrl }));
+  });
+  afterAll(() => server.close());
+
+  it("refuses a request above MAX_REQUEST_BYTES (RESOURCE_EXHAUSTED)", async () => {
+    await expect(client.lookup({ userId: "x".repeat(2_000) })).rejects.toMatchObject({
+      code: Code.ResourceExhausted,
+    });
+  });
+
+  it("ends a call that outlives the default deadline (DEADLINE_EXCEEDED)", async () => {
+    const started = Date.now();
+    await expect(client.lookup({ userId: "hang" })).rejects.toMatchObject({ code: Code.DeadlineExceeded });
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it("honours a shorter client deadline and refuses one above the maximum", async () => {
+    await expect(client.lookup({ userId: "hang" }, { timeoutMs: 50 })).rejects.toMatchObject({
+      code: Code.DeadlineExceeded,
+    });
+    await expect(client.lookup({ userId: "u" }, { timeoutMs: 120_000 })).rejects.toMatchObject({
+      code: Code.InvalidArgument,
+    });
+  });
+
+  it("caps concurrent streams (RESOURCE_EXHAUSTED) and frees a slot when one ends", async () => {
+    const controllers = [new AbortController(), new AbortController()];
+    const open = controllers.map((controller) =>
+      client.watch({}, { signal: controller.signal })[Symbol.asyncIterator](),
+    );
+    await Promise.all(open.map((stream) => stream.next()));
+    const third = client.watch({})[Symbol.asyncIterator]();
+    await expect(third.next()).rejects.toMatchObject({ code: Code.ResourceExhausted });
+    controllers[0]!.abort();
+    await expect(open[0]!.next()).rejects.toMatchObject({ code: Code.Canceled });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const fourth = client.watch({}, { signal: controllers[1]!.signal })[Symbol.asyncIterator]();
+    await expect(fourth.next()).resolves.toMatchObject({ done: false });
+    controllers[1]!.abort();
+  });
+
+  it("counts calls by method and code in /metrics", async () => {
+    await client.lookup({ userId: "u" });
+    const text = await (await fetch(`${baseUrl}/metrics`)).text();
+    expect(text).toMatch(
+      /rpc_calls_total\{method="Lookup",code="ok",service="im.registry.v1.RegistryService"\} \d+/,
+    );
+    expect(text).toMatch(/rpc_calls_total\{method="Lookup",code="deadline_exceeded",service="[^"]+"\} \d+/);
+    expect(text).toContain("rpc_duration_seconds_bucket");
+  });
+
+  it("reports NOT_SERVING through gRPC health while a backend is down", async () => {
+    const health = createClient(Health, createGrpcTransport({ baseUrl }));
+    backendUp = false;
+    try {
+      await expect(health.check({ service: "im.registry.v1.RegistryService" })).resolves.toMatchObject({
+        status: HealthCheckResponse_ServingStatus.NOT_SERVING,
+      });
+    } finally {
+      backendUp = true;
+    }
+    await expect(health.check({ service: "nope" })).rejects.toMatchObject({ code: Code.NotFound });
+  });
+});
+
+describe("browsers (CORS)", () => {
+  let server: ServiceServer;
+  let baseUrl: string;
+  beforeAll(async () => {
+    ({ server, baseUrl } = await start({ corsAllowedOrigins: ["http://admin.test"] }));
+  });
+  afterAll(() => server.close());
+
+  const preflight = (origin: string) =>
+    fetch(`${baseUrl}/im.registry.v1.RegistryService/Lookup`, {
+      method: "OPTIONS",
+      headers: {
+        origin,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type,connect-protocol-version,authorization",
+      },
+    });
+
+  it("answers a preflight from an allowed origin with Connect's headers and Authorization", async () => {
+    const response = await preflight("http://admin.test");
+    expect(response.status).toBe(204);
+    expect(response.headers.get("access-control-allow-origin")).toBe("http://admin.test");
+    expect(response.headers.get("access-control-allow-headers")).toMatch(
+      /Connect-Protocol-Version.*Authorization/i,
+    );
+  });
+
+  it("gives a disallowed origin no CORS headers", async () => {
+    const response = await preflight("http://evil.test");
+    expect(response.status).toBe(403);
+    expect(response.headers.get("access-control-allow-origin")).toBeNull();
+    const simple = await fetch(`${baseUrl}/im.registry.v1.RegistryService/Lookup`, {
+      method: "POST",
+      headers: { origin: "http://evil.test", "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(simple.headers.get("access-control-allow-origin")).toBeNull();
+  });
+});
+
+describe("TLS", () => {
+  it("serves HTTP/2 (gRPC) and HTTP/1.1 (Connect JSON) on one port through ALPN", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "tls-"));
+    const [keyFile, certFile] = [path.join(dir, "key.pem"), path.join(dir, "cert.pem")];
+    execFileSync(
+      "openssl",
+      [
+        ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
+        ...["-keyout", keyFile, "-out", certFile, "-days", "1", "-subj", "/CN=localhost"],
+        ...["-addext", "subjectAltName=IP:127.0.0.1"],
+      ],
+      { stdio: "ignore" },
+    );
+    const cert = readFileSync(certFile);
+    const { server, baseUrl } = await start({ tls: { cert, key: readFileSync(keyFile) } });
+    try {
+      const httpsUrl = baseUrl.replace("http:", "https:");
+      const grpc = createClient(
+        RegistryService,
+        createGrpcTransport({ baseUrl: httpsUrl, nodeOptions: { ca: cert } }),
+      );
+      await expect(grpc.lookup({ userId: "u" })).resolves.toMatchObject({ revision: 1n });
+      const connect = createClient(
+        RegistryService,
+        createConnectTransport({ baseUrl: httpsUrl, httpVersion: "1.1", nodeOptions: { ca: cert } }),
+      );
+      await expect(connect.lookup({ userId: "u" })).resolves.toMatchObject({ revision: 1n });
+    } finally {
+      await server.close();
+    }
+  });
+});

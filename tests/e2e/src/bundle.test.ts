@@ -1,0 +1,145 @@
+import { spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
+import { join, relative } from "node:path";
+import { freePorts } from "@im-core/testkit";
+import { describe, expect, inject, test } from "vitest";
+import { acceptUnimplemented, connectJson } from "./support/outcome.js";
+import { cleanEnv, REPO, startService } from "./support/process.js";
+
+const apps = ["registry", "sequence"] as const;
+const bundleOf = (app: (typeof apps)[number]) => inject(app === "registry" ? "registryBundle" : "sequenceBundle");
+
+/** Every path below `dir`, links reported as links (not followed). */
+function walk(dir: string, out: { links: string[]; files: string[] } = { links: [], files: [] }) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isSymbolicLink()) out.links.push(path);
+    else if (entry.isDirectory()) walk(path, out);
+    else out.files.push(path);
+  }
+  return out;
+}
+
+const inside = (root: string, path: string) => !relative(root, path).startsWith("..");
+
+describe.each(apps)("the %s bundle", (app) => {
+  test("holds only production dependencies, and every link stays inside it", () => {
+    const bundle = bundleOf(app);
+    expect(inside(REPO, bundle)).toBe(false);
+    const { links } = walk(bundle);
+    for (const link of links) {
+      // realpathSync throws on a dangling link, which is just as fatal on the target machine.
+      expect(inside(bundle, realpathSync(link)), `${link} resolves outside the bundle`).toBe(true);
+    }
+
+    const store = readdirSync(join(bundle, "node_modules/.pnpm"));
+    for (const devOnly of ["vitest", "typescript", "tsx", "fast-check", "@im-core+testkit", "drizzle-kit"]) {
+      expect(store.filter((name) => name.startsWith(`${devOnly}@`))).toEqual([]);
+    }
+    for (const pkg of ["proto", "service-kit", "stores"]) {
+      const dir = realpathSync(join(bundle, "node_modules/@im-core", pkg));
+      expect(inside(bundle, dir)).toBe(true);
+      // Built output only: `files` in each workspace package keeps sources and test helpers out.
+      expect(existsSync(join(dir, "dist/index.js")), `${pkg} has no dist/index.js`).toBe(true);
+      expect(existsSync(join(dir, "src")), `${pkg} ships its src`).toBe(false);
+    }
+    expect(existsSync(join(bundle, "dist/main.js"))).toBe(true);
+    expect(existsSync(join(bundle, "src"))).toBe(false);
+  });
+});
+
+test("the sequence bundle carries the Lua script and every SQL migration the service reads at run time", () => {
+  const stores = realpathSync(join(inject("sequenceBundle"), "node_modules/@im-core/stores"));
+  const sourceScripts = readdirSync(join(REPO, "packages/stores/src/redis")).filter((f) => f.endsWith(".lua"));
+  expect(sourceScripts.length).toBeGreaterThan(0);
+  for (const script of sourceScripts) {
+    expect(existsSync(join(stores, "dist/redis", script)), `dist/redis/${script} missing`).toBe(true);
+  }
+  const journal = JSON.parse(readFileSync(join(stores, "drizzle/meta/_journal.json"), "utf8")) as {
+    entries: { tag: string }[];
+  };
+  expect(journal.entries.length).toBeGreaterThan(0);
+  for (const { tag } of journal.entries) {
+    expect(existsSync(join(stores, "drizzle", `${tag}.sql`)), `drizzle/${tag}.sql missing`).toBe(true);
+  }
+});
+
+test.each([
+  ["registry", "registryUrl"],
+  ["sequence", "sequenceUrl"],
+] as const)("the bundled %s answers /healthz and, with its backends up, /readyz", async (_app, key) => {
+  const url = inject(key);
+  expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  const ready = await fetch(`${url}/readyz`);
+  expect(ready.status, await ready.text()).toBe(200);
+});
+
+test("the bundled registry registers a device and finds it (Connect JSON over HTTP/1.1)", async (ctx) => {
+  const url = inject("registryUrl");
+  const userId = `bundle-${randomUUID()}`;
+  const registered = await connectJson<{ leaseId?: string; ttlSeconds?: number }>(
+    url,
+    "im.registry.v1.RegistryService/Register",
+    { userId, deviceId: "phone", gatewayNode: "gw-bundle:9000" },
+  );
+  const lookup = await connectJson<{ devices?: { userId: string; deviceId: string; gatewayNode: string }[] }>(
+    url,
+    "im.registry.v1.RegistryService/Lookup",
+    { userId },
+  );
+  if (!registered.ok) {
+    expect(registered.code).toBe("unimplemented");
+    acceptUnimplemented(ctx, "Register", registered.message);
+    if (lookup.ok) expect(lookup.message.devices ?? []).toEqual([]);
+    else expect(lookup.code).toBe("unimplemented");
+    return;
+  }
+  expect(BigInt(registered.message.leaseId ?? "0")).toBeGreaterThan(0n);
+  expect(lookup.ok && lookup.message.devices).toEqual([
+    expect.objectContaining({ userId, deviceId: "phone", gatewayNode: "gw-bundle:9000" }),
+  ]);
+});
+
+test("the bundled sequence service hands out increasing numbers (Connect JSON over HTTP/1.1)", async (ctx) => {
+  const url = inject("sequenceUrl");
+  const conversation = { groupId: `bundle-${randomUUID()}` };
+  const first = await connectJson<{ first: string; last: string }>(url, "im.sequence.v1.SequenceService/Next", {
+    conversation,
+    count: 3,
+  });
+  if (!first.ok) {
+    expect(first.code).toBe("unimplemented");
+    acceptUnimplemented(ctx, "Next", first.message);
+    return;
+  }
+  // A new conversation starts at 1 (DESIGN.md); int64 travels as a JSON string.
+  expect(first.message).toEqual({ first: "1", last: "3" });
+  const second = await connectJson<{ first: string; last: string }>(url, "im.sequence.v1.SequenceService/Next", {
+    conversation,
+  });
+  expect(second.ok).toBe(true);
+  if (second.ok) expect(BigInt(second.message.first)).toBeGreaterThan(3n);
+});
+
+test("a bundled instance stops on SIGTERM with exit code 0 (what Kubernetes sends after preStop)", async () => {
+  const [port] = await freePorts(1);
+  const service = await startService(inject("registryBundle"), {
+    PORT: String(port),
+    AUTH_DISABLED: "true",
+    ETCD_ENDPOINTS: inject("etcdEndpoints"),
+  });
+  expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
+  expect(await service.stop(), service.logs()).toBe(0);
+});
+
+test("a bad setting stops the bundled service at start-up with a message that names it", () => {
+  const result = spawnSync(process.execPath, ["dist/main.js"], {
+    cwd: inject("sequenceBundle"),
+    env: cleanEnv({ AUTH_DISABLED: "true", PORT: "not-a-port" }),
+    encoding: "utf8",
+    timeout: 20_000,
+  });
+  expect(result.status).toBe(2);
+  expect(result.stderr).toContain("PORT");
+});

@@ -1,0 +1,86 @@
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { freePorts, startEtcd, startMariaDb, startRedis } from "@im-core/testkit";
+import type { TestProject } from "vitest/node";
+import { REPO, run, type ServiceProcess, startService } from "./support/process.js";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** Scratch folder outside the repository, removed after the run. */
+    scratch: string;
+    /** The bundles as an operator would have them after copying them to another machine. */
+    registryBundle: string;
+    sequenceBundle: string;
+    registryUrl: string;
+    sequenceUrl: string;
+    /** Backends, for tests that start one more instance of a service. */
+    etcdEndpoints: string;
+    redisUrl: string;
+    mysqlUrl: string;
+  }
+}
+
+/**
+ * One stack for every test file (the machine has two cores): both services built into bundles with
+ * scripts/bundle, the bundles copied to a folder outside the repository, started there with plain node
+ * against private etcd, Redis and MariaDB servers. turbo's `^build` has built the apps before this runs.
+ */
+export default async function setup(project: TestProject) {
+  const scratch = mkdtempSync(join(tmpdir(), "im-e2e-"));
+  if (!relative(REPO, scratch).startsWith("..")) throw new Error(`${scratch} is inside ${REPO}; set TMPDIR`);
+  const cleanups: (() => Promise<unknown>)[] = [async () => rmSync(scratch, { recursive: true, force: true })];
+  const teardown = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+  };
+
+  try {
+    const bundles: Record<string, string> = {};
+    for (const app of ["registry", "sequence"]) {
+      const built = join(scratch, "build", app);
+      await run("bash", ["scripts/bundle", app, built, "--skip-build"]);
+      // The copy an operator ships (scp, docker COPY): links are kept as they are, and the folder it
+      // was built in disappears, so anything that still pointed there would fail to load.
+      bundles[app] = join(scratch, "machine", app);
+      cpSync(built, bundles[app], { recursive: true, verbatimSymlinks: true });
+      rmSync(built, { recursive: true, force: true });
+    }
+
+    const [etcd, redis, mariadb] = await Promise.all([startEtcd(), startRedis(), startMariaDb()]);
+    cleanups.push(
+      () => etcd.dispose(),
+      () => redis.dispose(),
+      () => mariadb.dispose(),
+    );
+    const mysqlUrl = await mariadb.createDatabase("im_e2e");
+    const [registryPort, sequencePort] = await freePorts(2);
+
+    const services: ServiceProcess[] = await Promise.all([
+      startService(bundles.registry!, {
+        PORT: String(registryPort),
+        AUTH_DISABLED: "true",
+        ETCD_ENDPOINTS: etcd.endpoints.join(","),
+      }),
+      startService(bundles.sequence!, {
+        PORT: String(sequencePort),
+        AUTH_DISABLED: "true",
+        REDIS_URL: redis.url,
+        MYSQL_URL: mysqlUrl,
+      }),
+    ]);
+    for (const service of services) cleanups.push(() => service.stop());
+
+    project.provide("scratch", scratch);
+    project.provide("registryBundle", bundles.registry!);
+    project.provide("sequenceBundle", bundles.sequence!);
+    project.provide("registryUrl", services[0]!.url);
+    project.provide("sequenceUrl", services[1]!.url);
+    project.provide("etcdEndpoints", etcd.endpoints.join(","));
+    project.provide("redisUrl", redis.url);
+    project.provide("mysqlUrl", mysqlUrl);
+  } catch (error) {
+    await teardown();
+    throw error;
+  }
+  return teardown;
+}
