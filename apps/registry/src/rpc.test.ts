@@ -103,7 +103,7 @@ describe.concurrent("registry RPCs over gRPC and Connect", () => {
   });
 
   it("rejects bad input with INVALID_ARGUMENT naming the field, changing nothing", async () => {
-    const { client, jsonClient } = await registry();
+    const { client } = await registry();
     const cases: [Promise<unknown>, string][] = [
       [client.register({ userId: "", deviceId: "d", gatewayNode: "gw" }), "user_id: must not be empty"],
       [client.register({ userId: "u", deviceId: "a\nb", gatewayNode: "gw" }), "device_id: must not contain"],
@@ -129,17 +129,10 @@ describe.concurrent("registry RPCs over gRPC and Connect", () => {
       expect(await codeOf(call)).toBe("InvalidArgument");
       expect(await messageOf(call)).toContain(message);
     }
-    // A lone surrogate cannot cross protobuf binary (it becomes U+FFFD); JSON carries it as "\ud800".
-    for (const [c, userIds] of [
-      [client, ["a\u0007"]],
-      [jsonClient, ["\ud800"]],
-    ] as const) {
-      const drain = async () => {
-        for await (const _ of c.watch({ userIds: [...userIds] })) break;
-      };
-      expect(await codeOf(drain())).toBe("InvalidArgument");
-    }
-    expect(await codeOf(jsonClient.lookup({ userId: "\udc00x" }))).toBe("InvalidArgument");
+    const drain = async () => {
+      for await (const _ of client.watch({ userIds: ["a\u0007"] })) break;
+    };
+    expect(await codeOf(drain())).toBe("InvalidArgument");
     expect((await client.lookup({ userId: "u" })).devices).toEqual([]);
   });
 
@@ -168,9 +161,9 @@ describe.concurrent("registry RPCs over gRPC and Connect", () => {
         "Unavailable",
       );
       expect(Date.now() - started).toBeLessThan(2_500);
-      // Lookups come from the mirror until its watch is known broken (gRPC keepalive: ~3 s), then etcd.
+      // Lookups come from the mirror until its watch is known broken (gRPC keepalive: 5 + 2 s), then etcd.
       while ((await codeOf(client.lookup({ userId: "u" }))) === "OK") {
-        expect(Date.now() - started).toBeLessThan(6_000);
+        expect(Date.now() - started).toBeLessThan(10_000);
         await new Promise((r) => setTimeout(r, 100));
       }
       expect(await codeOf(client.lookup({ userId: "u" }))).toBe("Unavailable");

@@ -25,3 +25,4 @@ export {
   startRedisCluster,
 } from "./redis.js";
 export { redisCommand } from "./resp.js";
+export { appEntry, type ServiceOptions, type ServiceProcess, startService } from "./service.js";

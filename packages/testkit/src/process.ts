@@ -228,6 +228,10 @@ export abstract class ManagedServer implements ServerProcess {
   protected abstract args(ctx: LaunchContext): string[];
   /** One readiness attempt; `true` once the server really answers on `ctx.ports[0]`. */
   protected abstract probe(ctx: LaunchContext, signal: AbortSignal): Promise<boolean>;
+  /** Environment of the server process; the kit's own environment by default. */
+  protected env(_ctx: LaunchContext): NodeJS.ProcessEnv {
+    return process.env;
+  }
   /** Runs before every launch, e.g. to initialise an empty data dir. */
   protected async prepare(_ctx: LaunchContext): Promise<void> {}
   /** Empties the data dir for `restart({ wipe: true })`. */
@@ -284,7 +288,10 @@ export abstract class ManagedServer implements ServerProcess {
     const logStart = fstatSync(logFd).size;
     let child: ChildProcess;
     try {
-      child = spawn(this.binary, [...this.args(ctx), ...this.extraArgs], { stdio: ["ignore", logFd, logFd] });
+      child = spawn(this.binary, [...this.args(ctx), ...this.extraArgs], {
+        stdio: ["ignore", logFd, logFd],
+        env: this.env(ctx),
+      });
     } finally {
       closeSync(logFd);
     }

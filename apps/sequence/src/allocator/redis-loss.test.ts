@@ -51,7 +51,7 @@ const losses = {
 
 describe("Redis losses (16.6, 16.7)", () => {
   test.prop(
-    [countsArb, fc.array(fc.record({ at: fc.nat(300), kind: fc.constantFrom("restart", "flushall", "del") }), { minLength: 1, maxLength: 3 })],
+    [countsArb, fc.array(fc.record({ at: fc.nat(150), kind: fc.constantFrom("restart", "flushall", "del") }), { minLength: 1, maxLength: 3 })],
     { numRuns: 8 },
   )("16.6: no duplicate or smaller number across restart, FLUSHALL and DEL at random points", async (counts, faults) => {
     await scenario(counts, (keys) =>

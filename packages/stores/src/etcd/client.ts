@@ -14,9 +14,10 @@ export function connectEtcd(endpoints: readonly string[]): Etcd3 {
     hosts: [...endpoints],
     dialTimeout: 1_000,
     grpcOptions: {
-      // Notice a member that stopped answering (paused, partitioned) instead of waiting on TCP.
-      "grpc.keepalive_time_ms": 2_000,
-      "grpc.keepalive_timeout_ms": 1_000,
+      // Notice a member that stopped answering (paused, partitioned) instead of waiting on TCP; etcd refuses
+      // pings more often than every 5 s (--grpc-keepalive-min-time).
+      "grpc.keepalive_time_ms": 5_000,
+      "grpc.keepalive_timeout_ms": 2_000,
       "grpc.keepalive_permit_without_calls": 1,
     },
     faultHandling: {

