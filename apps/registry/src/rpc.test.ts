@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { WatchResponse } from "@im-core/proto";
 import { type EtcdServer, startEtcd } from "@im-core/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestRegistry, type TestRegistry } from "./testing/registry.js";
@@ -142,11 +143,11 @@ describe.concurrent("registry RPCs over gRPC and Connect", () => {
     expect(devicesOf(await jsonClient.lookup({ userId: "b" }))).toEqual(["b/d@gw"]);
     const abort = new AbortController();
     const stream = jsonClient.watch({ userIds: ["b"] }, { signal: abort.signal })[Symbol.asyncIterator]();
-    const first = await stream.next();
-    expect(first.value?.events).toEqual([]);
+    const first = (await stream.next()).value as WatchResponse;
+    expect(first.events).toEqual([]);
     await jsonClient.unregister({ userId: "b", deviceId: "d" });
-    const next = await stream.next();
-    expect(next.value?.events.map((e) => `${e.type} ${e.location?.deviceId}`)).toEqual(["2 d"]);
+    const next = (await stream.next()).value as WatchResponse;
+    expect(next.events.map((e) => `${e.type} ${e.location?.deviceId}`)).toEqual(["2 d"]);
     abort.abort();
   });
 

@@ -1,5 +1,10 @@
 import { SequenceService } from "@im-core/proto";
-import { createServiceServer, type Logger, type ReadinessCheck, type ServerSettings } from "@im-core/service-kit";
+import {
+  createServiceServer,
+  type Logger,
+  type ReadinessCheck,
+  type ServerSettings,
+} from "@im-core/service-kit";
 import { sequenceAccess } from "./access.js";
 import type { SequenceHandlerDeps } from "./handlers/sequence-service.js";
 import { sequenceRoutes } from "./routes.js";

@@ -1,11 +1,11 @@
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { freePorts } from "@im-core/testkit";
 import { describe, expect, inject, test } from "vitest";
 import { acceptUnimplemented, connectJson } from "./support/outcome.js";
-import { cleanEnv, REPO, startService } from "./support/process.js";
+import { cleanEnv, httpStatus, REPO, startService } from "./support/process.js";
 
 const apps = ["registry", "sequence"] as const;
 const bundleOf = (app: (typeof apps)[number]) => inject(app === "registry" ? "registryBundle" : "sequenceBundle");
@@ -70,9 +70,8 @@ test.each([
   ["sequence", "sequenceUrl"],
 ] as const)("the bundled %s answers /healthz and, with its backends up, /readyz", async (_app, key) => {
   const url = inject(key);
-  expect((await fetch(`${url}/healthz`)).status).toBe(200);
-  const ready = await fetch(`${url}/readyz`);
-  expect(ready.status, await ready.text()).toBe(200);
+  expect(await httpStatus(`${url}/healthz`)).toBe(200);
+  expect(await httpStatus(`${url}/readyz`)).toBe(200);
 });
 
 test("the bundled registry registers a device and finds it (Connect JSON over HTTP/1.1)", async (ctx) => {
@@ -122,15 +121,39 @@ test("the bundled sequence service hands out increasing numbers (Connect JSON ov
   if (second.ok) expect(BigInt(second.message.first)).toBeGreaterThan(3n);
 });
 
-test("a bundled instance stops on SIGTERM with exit code 0 (what Kubernetes sends after preStop)", async () => {
+test("a bundled instance configured like the Kubernetes Deployment (tokens from a mounted file) checks tokens and stops cleanly on SIGTERM", async (ctx) => {
+  // The Secret's key mounted as a file, one `token role` line each (infra/k8s).
+  const tokensFile = join(inject("scratch"), "auth-tokens");
+  const gatewayToken = `gw-${randomUUID()}`;
+  writeFileSync(tokensFile, `# mounted from the im-core-auth Secret\n${gatewayToken} gateway\n`, { mode: 0o600 });
   const [port] = await freePorts(1);
   const service = await startService(inject("registryBundle"), {
     PORT: String(port),
-    AUTH_DISABLED: "true",
+    AUTH_TOKENS_FILE: tokensFile,
     ETCD_ENDPOINTS: inject("etcdEndpoints"),
   });
-  expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
-  expect(await service.stop(), service.logs()).toBe(0);
+  try {
+    // Probes carry no token: the kubelet must still see the pod alive and ready.
+    expect(await httpStatus(`${service.url}/healthz`)).toBe(200);
+    expect(await httpStatus(`${service.url}/readyz`)).toBe(200);
+    const lookup = "im.registry.v1.RegistryService/Lookup";
+    const anonymous = await connectJson(service.url, lookup, { userId: "u" }, {});
+    expect(anonymous).toMatchObject({ ok: false, code: "unauthenticated" });
+    const authorized = await connectJson<{ devices?: unknown[] }>(
+      service.url,
+      lookup,
+      { userId: `auth-${randomUUID()}` },
+      { authorization: `Bearer ${gatewayToken}` },
+    );
+    if (authorized.ok) expect(authorized.message.devices ?? []).toEqual([]);
+    else {
+      expect(authorized.code).toBe("unimplemented");
+      acceptUnimplemented(ctx, "Lookup", authorized.message);
+    }
+  } finally {
+    // Kubernetes sends SIGTERM after preStop, once the Service has stopped routing to the pod.
+    expect(await service.stop(), service.logs()).toBe(0);
+  }
 });
 
 test("a bad setting stops the bundled service at start-up with a message that names it", () => {

@@ -27,7 +27,7 @@ export function requireUserIds(userIds: readonly string[]): string[] {
   if (userIds.length > MAX_USERS_PER_CALL) {
     throw invalidArgument("user_ids", `at most ${MAX_USERS_PER_CALL} entries, got ${userIds.length}`);
   }
-  userIds.forEach((id, i) => validateId(`user_ids[${i}]`, id));
+  for (const [i, id] of userIds.entries()) validateId(`user_ids[${i}]`, id);
   return [...new Set(userIds)];
 }
 

@@ -60,7 +60,10 @@ export class SequenceAllocator {
         return { first: reply.first, last: reply.last };
       }
       if (attempt === MAX_ATTEMPTS) {
-        throw new StoreError("unavailable", `no numbers after ${attempt} attempts: the counter keeps changing`);
+        throw new StoreError(
+          "unavailable",
+          `no numbers after ${attempt} attempts: the counter keeps changing`,
+        );
       }
       if (reply.status === "behind") await this.#epochs.catchUp(reply.epoch);
       else await this.#makeRoom(conversation, count);
@@ -68,7 +71,9 @@ export class SequenceAllocator {
   }
 
   /** Many allocations; a conversation named twice gets consecutive ranges, in order. */
-  async nextMany(items: readonly { conversation: ConversationRef; count: number }[]): Promise<SequenceRange[]> {
+  async nextMany(
+    items: readonly { conversation: ConversationRef; count: number }[],
+  ): Promise<SequenceRange[]> {
     // One script call per distinct conversation, then split: keeps request order within each.
     const totals = new Map<string, { conversation: ConversationRef; count: number }>();
     for (const { conversation, count } of items) {
@@ -78,7 +83,9 @@ export class SequenceAllocator {
     }
     const ranges = new Map(
       await Promise.all(
-        [...totals].map(async ([key, total]) => [key, await this.next(total.conversation, total.count)] as const),
+        [...totals].map(
+          async ([key, total]) => [key, await this.next(total.conversation, total.count)] as const,
+        ),
       ),
     );
     return items.map(({ conversation, count }) => {

@@ -55,7 +55,8 @@ export class EpochGuard {
         this.#resolving = undefined;
       });
     return this.#resolving.then((epoch) => {
-      if (this.#known?.identity !== identity) throw new StoreError("unavailable", "Redis server changed; retry");
+      if (this.#known?.identity !== identity)
+        throw new StoreError("unavailable", "Redis server changed; retry");
       return epoch;
     });
   }

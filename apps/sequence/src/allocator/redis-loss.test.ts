@@ -1,30 +1,34 @@
 import { fc, test } from "@fast-check/vitest";
 import { type MariaDbServer, type RedisServer, startMariaDb, startRedis } from "@im-core/testkit";
 import { afterAll, beforeAll, describe, expect } from "vitest";
-import { startTcpProxy, type TcpProxy } from "../testing/tcp-proxy.js";
 import { testDeployment } from "../testing/backends.js";
+import { startTcpProxy, type TcpProxy } from "../testing/tcp-proxy.js";
 import { checkGuarantees, runWorkload } from "../testing/workload.js";
 import { groupChat, privateChat } from "./conversation.js";
 
+/** The server the proxy sends clients to, and the one that stands by as its replica. */
 let primary: RedisServer;
-let replica: RedisServer;
+let standby: RedisServer;
 let proxy: TcpProxy;
 let mariadb: MariaDbServer;
 let run = 0;
 
 beforeAll(async () => {
-  [primary, replica, mariadb] = await Promise.all([startRedis(), startRedis(), startMariaDb()]);
+  [primary, standby, mariadb] = await Promise.all([startRedis(), startRedis(), startMariaDb()]);
   proxy = await startTcpProxy(primary.port);
 });
 afterAll(async () => {
   await proxy?.close();
-  await Promise.all([primary?.dispose(), replica?.dispose(), mariadb?.dispose()]);
+  await Promise.all([primary?.dispose(), standby?.dispose(), mariadb?.dispose()]);
 });
 
 const countsArb = fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 20, maxLength: 40 });
 
 /** Two instances, two conversations, 8 callers: the guarantees hold whatever `faults` do. */
-async function scenario(counts: number[], faults: (keys: string[]) => { after: number; inject: () => Promise<void> }[]) {
+async function scenario(
+  counts: number[],
+  faults: (keys: string[]) => { after: number; inject: () => Promise<void> }[],
+) {
   run += 1;
   const d = await testDeployment(await mariadb.createDatabase());
   const target = { url: `redis://127.0.0.1:${proxy.port}` };
@@ -38,7 +42,8 @@ async function scenario(counts: number[], faults: (keys: string[]) => { after: n
     faults: faults(conversations.map((c) => c.key)),
   });
   checkGuarantees(calls);
-  for (const call of calls) expect(call.last).toBeLessThanOrEqual(d.log.ceilingAt(call.conversation.id, call.endedAt));
+  for (const call of calls)
+    expect(call.last).toBeLessThanOrEqual(d.log.ceilingAt(call.conversation.id, call.endedAt));
   await d.close();
   return calls;
 }
@@ -51,25 +56,40 @@ const losses = {
 
 describe("Redis losses (16.6, 16.7)", () => {
   test.prop(
-    [countsArb, fc.array(fc.record({ at: fc.nat(150), kind: fc.constantFrom("restart", "flushall", "del") }), { minLength: 1, maxLength: 3 })],
-    { numRuns: 8 },
-  )("16.6: no duplicate or smaller number across restart, FLUSHALL and DEL at random points", async (counts, faults) => {
-    await scenario(counts, (keys) =>
-      faults.map(({ at, kind }) => ({ after: at, inject: () => losses[kind](keys) })),
-    );
-  });
+    [
+      countsArb,
+      fc.array(fc.record({ at: fc.nat(150), kind: fc.constantFrom("restart", "flushall", "del") }), {
+        minLength: 1,
+        maxLength: 3,
+      }),
+    ],
+    { numRuns: 8, endOnFailure: true },
+  )(
+    "16.6: no duplicate or smaller number across restart, FLUSHALL and DEL at random points",
+    async (counts, faults) => {
+      await scenario(counts, (keys) =>
+        faults.map(({ at, kind }) => ({ after: at, inject: () => losses[kind](keys) })),
+      );
+    },
+  );
 
-  test.prop([countsArb, fc.nat(100), fc.nat(150)], { numRuns: 5 })(
+  test.prop([countsArb, fc.nat(100), fc.nat(150)], { numRuns: 5, endOnFailure: true })(
     "16.6: no duplicate or smaller number after a failover to a replica that missed writes",
     async (counts, detachAt, extra) => {
+      const replica = standby;
       await replica.replicaOf(primary);
       await scenario(counts, () => [
         // The replica stops following (it keeps a copy as of now) while the primary goes on...
         { after: detachAt, inject: () => replica.replicaOf(null) },
         // ...then the clients are moved over to it, as a failover would.
-        { after: detachAt + 1 + extra, inject: async () => proxy.switchTo(replica.port) },
+        {
+          after: detachAt + 1 + extra,
+          inject: async () => {
+            [standby, primary] = [primary, replica];
+            proxy.switchTo(replica.port);
+          },
+        },
       ]);
-      [primary, replica] = [replica, primary];
     },
   );
 });

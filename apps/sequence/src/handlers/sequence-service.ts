@@ -22,7 +22,10 @@ const typeFilter = {
 } as const;
 
 /** The RPCs of im.sequence.v1.SequenceService: validate, then delegate to the allocator. */
-export function sequenceHandlers({ allocator, backup }: SequenceHandlerDeps): ServiceImpl<typeof SequenceService> {
+export function sequenceHandlers({
+  allocator,
+  backup,
+}: SequenceHandlerDeps): ServiceImpl<typeof SequenceService> {
   return {
     async next(request) {
       const conversation = conversationOf("conversation", request.conversation);
@@ -30,13 +33,16 @@ export function sequenceHandlers({ allocator, backup }: SequenceHandlerDeps): Se
     },
 
     async current(request) {
-      return { sequence: BigInt(await allocator.current(conversationOf("conversation", request.conversation))) };
+      return {
+        sequence: BigInt(await allocator.current(conversationOf("conversation", request.conversation))),
+      };
     },
 
     async batchNext(request) {
       const { items } = request;
       if (items.length === 0) throw invalidArgument("items", "must not be empty");
-      if (items.length > MAX_BATCH_ITEMS) throw invalidArgument("items", `must have at most ${MAX_BATCH_ITEMS} entries`);
+      if (items.length > MAX_BATCH_ITEMS)
+        throw invalidArgument("items", `must have at most ${MAX_BATCH_ITEMS} entries`);
       const parsed = items.map((item, i) => ({
         conversation: conversationOf(`items[${i}].conversation`, item.conversation),
         count: countOf(`items[${i}].count`, item.count),
@@ -45,7 +51,8 @@ export function sequenceHandlers({ allocator, backup }: SequenceHandlerDeps): Se
     },
 
     async listSnapshots(request) {
-      if (!(request.type in typeFilter)) throw invalidArgument("type", `unknown conversation type ${request.type}`);
+      if (!(request.type in typeFilter))
+        throw invalidArgument("type", `unknown conversation type ${request.type}`);
       if (request.pageSize < 0 || request.pageSize > MAX_PAGE_SIZE) {
         throw invalidArgument("page_size", `must be between 0 and ${MAX_PAGE_SIZE}`);
       }

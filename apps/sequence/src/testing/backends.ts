@@ -1,4 +1,9 @@
-import { createMySqlPool, MySqlSequenceBackup, migrateDatabase, type Reservation } from "@im-core/stores/mysql";
+import {
+  createMySqlPool,
+  MySqlSequenceBackup,
+  migrateDatabase,
+  type Reservation,
+} from "@im-core/stores/mysql";
 import {
   type ClusterNode,
   createRedisClient,
@@ -75,7 +80,8 @@ export function newReservationLog(): ReservationLog {
     entries,
     ceilingAt(id, at) {
       let ceiling = 0;
-      for (const e of entries) if (e.id === id && e.at <= at) ceiling = Math.max(ceiling, e.reservation.ceiling);
+      for (const e of entries)
+        if (e.id === id && e.at <= at) ceiling = Math.max(ceiling, e.reservation.ceiling);
       return ceiling;
     },
   };

@@ -38,14 +38,15 @@ export async function runWorkload(opts: WorkloadOptions): Promise<{ calls: Call[
       const allocator = opts.instances[(id * 7 + i) % opts.instances.length]!;
       made += 1;
       while (pending[0] && pending[0].after <= made) faultsDone.push(pending.shift()!.inject());
-      for (;;) {
+      for (let refusals = 0; ; refusals += 1) {
         const startedAt = performance.now();
         try {
           const range = await allocator.next(conversation, count);
           calls.push({ ...range, conversation, caller: id, startedAt, endedAt: performance.now() });
           break;
         } catch (error) {
-          if (!isStoreError(error) || error.kind !== "unavailable") throw error;
+          // Faults are brief: a service still refusing after ~3 s has not recovered by itself.
+          if (!isStoreError(error) || error.kind !== "unavailable" || refusals === 150) throw error;
           refused += 1;
           await new Promise((resolve) => setTimeout(resolve, 20));
         }

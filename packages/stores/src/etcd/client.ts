@@ -1,6 +1,13 @@
-import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, isBrokenCircuitError, noop } from "cockatiel";
-import { Etcd3, EtcdLeaseInvalidError, isRecoverableError } from "etcd3";
 import type { CallOptions as GrpcCallOptions } from "@grpc/grpc-js";
+import {
+  ConsecutiveBreaker,
+  circuitBreaker,
+  ExponentialBackoff,
+  handleWhen,
+  isBrokenCircuitError,
+  noop,
+} from "cockatiel";
+import { Etcd3, EtcdLeaseInvalidError, isRecoverableError } from "etcd3";
 import { StoreError } from "../errors.js";
 
 /**
@@ -44,9 +51,12 @@ function isTransient(error: unknown): boolean {
 /** Maps an etcd3 error to our vocabulary; unknown errors (bugs) pass through untouched. */
 export function toStoreError(error: unknown, what: string): unknown {
   if (error instanceof StoreError) return error;
-  if (error instanceof EtcdLeaseInvalidError) return new StoreError("not_found", "lease not found (expired or revoked)");
+  if (error instanceof EtcdLeaseInvalidError)
+    return new StoreError("not_found", "lease not found (expired or revoked)");
   if (error instanceof Error && /compacted/.test(error.message)) {
-    return new StoreError("out_of_range", `${what}: the requested revision has been compacted`, { cause: error });
+    return new StoreError("out_of_range", `${what}: the requested revision has been compacted`, {
+      cause: error,
+    });
   }
   if (isTransient(error)) return new StoreError("unavailable", `${what}: etcd unavailable`, { cause: error });
   return error;

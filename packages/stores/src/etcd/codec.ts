@@ -9,7 +9,9 @@ export interface StoredValue {
 }
 
 export function encodeValue(value: StoredValue): Buffer {
-  return Buffer.from(JSON.stringify({ v: 1, gateway_node: value.gatewayNode, connected_at_ms: value.connectedAtMs }));
+  return Buffer.from(
+    JSON.stringify({ v: 1, gateway_node: value.gatewayNode, connected_at_ms: value.connectedAtMs }),
+  );
 }
 
 /** Undefined for a value this version cannot read (never thrown: one bad key must not break a lookup). */

@@ -43,7 +43,9 @@ describe.concurrent("etcd registry store", () => {
     expect((await store.lookup(["a", "b"])).entries).toEqual([]);
     expect(await kindOf(store.revokeLease(leaseId))).toBe("not_found");
     expect(await kindOf(store.renew(leaseId))).toBe("not_found");
-    expect(await kindOf(store.register({ userId: "a", deviceId: "d", gatewayNode: "gw", leaseId }))).toBe("not_found");
+    expect(await kindOf(store.register({ userId: "a", deviceId: "d", gatewayNode: "gw", leaseId }))).toBe(
+      "not_found",
+    );
   });
 
   it("expires an entry after its TTL and keeps a renewed one (7.1, 7.2)", async () => {
@@ -90,7 +92,9 @@ describe.concurrent("etcd registry store", () => {
     const store = etcd.store();
     const { leaseId } = await store.grantLease(60);
     const users = Array.from({ length: 300 }, (_, i) => `user-${i}`);
-    await Promise.all(users.map((u) => store.register({ userId: u, deviceId: "d", gatewayNode: "gw", leaseId })));
+    await Promise.all(
+      users.map((u) => store.register({ userId: u, deviceId: "d", gatewayNode: "gw", leaseId })),
+    );
     const { entries } = await store.lookup([...users, ...users, "nobody"]);
     expect(entries).toHaveLength(300);
     const snapshot = await store.snapshot();
@@ -101,14 +105,19 @@ describe.concurrent("etcd registry store", () => {
     const store = etcd.store({ defaultTtlSeconds: 1 });
     const from = (await store.currentRevision()) + 1;
     const batches: ChangeBatch[] = [];
-    const handle = store.watch(from, { batch: (b) => batches.push(b), error: (e) => batches.push(e as never) });
+    const handle = store.watch(from, {
+      batch: (b) => batches.push(b),
+      error: (e) => batches.push(e as never),
+    });
     try {
       await store.register({ userId: "u", deviceId: "d", gatewayNode: "gw-1" });
       await store.register({ userId: "u", deviceId: "d", gatewayNode: "gw-2" });
       await store.unregister({ userId: "u", deviceId: "d" });
       await store.register({ userId: "u", deviceId: "e", gatewayNode: "gw-3" }); // expires
       await eventually(() => expect(batches.flatMap((b) => b.events)).toHaveLength(5), 4_000);
-      const events = batches.flatMap((b) => b.events).map((e) => `${e.type} ${e.entry.deviceId}@${e.entry.gatewayNode}`);
+      const events = batches
+        .flatMap((b) => b.events)
+        .map((e) => `${e.type} ${e.entry.deviceId}@${e.entry.gatewayNode}`);
       expect(events).toEqual(["put d@gw-1", "put d@gw-2", "delete d@gw-2", "put e@gw-3", "delete e@gw-3"]);
       const revisions = batches.map((b) => b.revision);
       expect(revisions).toEqual([...revisions].sort((a, b) => a - b));

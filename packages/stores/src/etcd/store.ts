@@ -84,12 +84,18 @@ export class EtcdRegistryStore implements MirrorSource {
     return deadlineFrom(this.callTimeoutMs, options?.signal);
   }
 
-  async grantLease(ttlSeconds: number, options?: CallOptions): Promise<{ leaseId: bigint; ttlSeconds: number }> {
+  async grantLease(
+    ttlSeconds: number,
+    options?: CallOptions,
+  ): Promise<{ leaseId: bigint; ttlSeconds: number }> {
     return this.grant(ttlSeconds || this.options.defaultTtlSeconds, this.deadline(options));
   }
 
   // A repeated grant after a lost answer only leaves an unused lease behind, which expires by itself.
-  private async grant(ttlSeconds: number, deadline: Deadline): Promise<{ leaseId: bigint; ttlSeconds: number }> {
+  private async grant(
+    ttlSeconds: number,
+    deadline: Deadline,
+  ): Promise<{ leaseId: bigint; ttlSeconds: number }> {
     const response = await withRetry("grant lease", deadline, (o) =>
       this.etcd.leaseClient.leaseGrant({ TTL: ttlSeconds, ID: 0 }, o),
     );
@@ -106,7 +112,10 @@ export class EtcdRegistryStore implements MirrorSource {
     return Number(response.grantedTTL);
   }
 
-  private async userDevices(userId: string, deadline: Deadline): Promise<{ kvs: IKeyValue[]; revision: number }> {
+  private async userDevices(
+    userId: string,
+    deadline: Deadline,
+  ): Promise<{ kvs: IKeyValue[]; revision: number }> {
     const prefix = this.layout.userPrefix(userId);
     const response = await withRetry("read devices", deadline, (o) =>
       this.etcd.kv.range({ key: utf8(prefix), range_end: prefixEnd(prefix) }, o),
@@ -143,7 +152,9 @@ export class EtcdRegistryStore implements MirrorSource {
     for (let round = 0; round < MAX_REGISTER_ROUNDS; round++) {
       const { kvs, revision } = await this.userDevices(input.userId, deadline);
       const known = kvs.some((kv) => kv.key.toString("utf8") === key);
-      const others = kvs.flatMap((kv) => (kv.key.toString("utf8") === key ? [] : (entryFromKv(this.layout, kv) ?? [])));
+      const others = kvs.flatMap((kv) =>
+        kv.key.toString("utf8") === key ? [] : (entryFromKv(this.layout, kv) ?? []),
+      );
       const excess = known ? 0 : others.length + 1 - maxDevices;
       if (excess > 0 && devicePolicy === "reject") {
         throw new StoreError("exhausted", `user already has ${others.length} devices (limit ${maxDevices})`);
@@ -154,7 +165,13 @@ export class EtcdRegistryStore implements MirrorSource {
         this.etcd.kv.txn(
           {
             compare: [
-              { key: utf8(prefix), range_end: prefixEnd(prefix), target: "Mod", result: "Less", mod_revision: revision + 1 },
+              {
+                key: utf8(prefix),
+                range_end: prefixEnd(prefix),
+                target: "Mod",
+                result: "Less",
+                mod_revision: revision + 1,
+              },
             ],
             success: [
               {
@@ -165,7 +182,9 @@ export class EtcdRegistryStore implements MirrorSource {
                 },
               },
               ...evicted.map(
-                (e): IRequestOp => ({ request_delete_range: { key: utf8(this.layout.deviceKey(e.userId, e.deviceId)) } }),
+                (e): IRequestOp => ({
+                  request_delete_range: { key: utf8(this.layout.deviceKey(e.userId, e.deviceId)) },
+                }),
               ),
             ],
             failure: [],
@@ -175,11 +194,16 @@ export class EtcdRegistryStore implements MirrorSource {
       );
       if (response.succeeded) return { connectedAtMs, evicted, revision: Number(response.header.revision) };
     }
-    throw new StoreError("unavailable", "register: too many concurrent changes to this user's devices; retry");
+    throw new StoreError(
+      "unavailable",
+      "register: too many concurrent changes to this user's devices; retry",
+    );
   }
 
   private revokeQuietly(leaseId: bigint): void {
-    this.etcd.leaseClient.leaseRevoke({ ID: leaseId.toString() }, { deadline: Date.now() + 2_000 }).catch(() => {});
+    this.etcd.leaseClient
+      .leaseRevoke({ ID: leaseId.toString() }, { deadline: Date.now() + 2_000 })
+      .catch(() => {});
   }
 
   /** One keep-alive (the service holds no leases); answers the TTL left after it. */
@@ -207,12 +231,17 @@ export class EtcdRegistryStore implements MirrorSource {
    * Removes the entry. With `gatewayNode`, the delete is a txn on the entry's mod revision as read
    * together with its value, so a newer registration elsewhere is never removed by a stale disconnect.
    */
-  async unregister(input: UnregisterInput, options?: CallOptions): Promise<{ removed: boolean; revision?: number }> {
+  async unregister(
+    input: UnregisterInput,
+    options?: CallOptions,
+  ): Promise<{ removed: boolean; revision?: number }> {
     const deadline = this.deadline(options);
     const key = utf8(this.layout.deviceKey(input.userId, input.deviceId));
     if (!input.gatewayNode) {
       const response = await withRetry("unregister", deadline, (o) => this.etcd.kv.deleteRange({ key }, o));
-      return Number(response.deleted) > 0 ? { removed: true, revision: Number(response.header.revision) } : { removed: false };
+      return Number(response.deleted) > 0
+        ? { removed: true, revision: Number(response.header.revision) }
+        : { removed: false };
     }
     for (;;) {
       const read = await withRetry("unregister", deadline, (o) => this.etcd.kv.range({ key }, o));
@@ -294,7 +323,10 @@ export class EtcdRegistryStore implements MirrorSource {
     const entries: DeviceEntry[] = [];
     for (;;) {
       const page = await withRetry("snapshot", deadline, (o) =>
-        this.etcd.kv.range({ key: from, range_end: end, limit: SNAPSHOT_PAGE, ...(revision ? { revision } : {}) }, o),
+        this.etcd.kv.range(
+          { key: from, range_end: end, limit: SNAPSHOT_PAGE, ...(revision ? { revision } : {}) },
+          o,
+        ),
       );
       revision ??= Number(page.header.revision);
       for (const kv of page.kvs) {

@@ -25,7 +25,12 @@ function eventFrom(layout: KeyLayout, event: IEvent): ChangeEvent | undefined {
  * point to the last event we delivered, because etcd3 moves it to the header revision, which during a
  * catch-up can run ahead of the events actually sent.
  */
-export function watchDevices(etcd: Etcd3, layout: KeyLayout, fromRevision: number, sink: WatchSink): WatchHandle {
+export function watchDevices(
+  etcd: Etcd3,
+  layout: KeyLayout,
+  fromRevision: number,
+  sink: WatchSink,
+): WatchHandle {
   let next = fromRevision;
   let closed = false;
   const watcher = etcd

@@ -1,5 +1,14 @@
 import { sql } from "drizzle-orm";
-import { bigint, char, index, mysqlEnum, mysqlTable, timestamp, tinyint, varchar } from "drizzle-orm/mysql-core";
+import {
+  bigint,
+  char,
+  index,
+  mysqlEnum,
+  mysqlTable,
+  timestamp,
+  tinyint,
+  varchar,
+} from "drizzle-orm/mysql-core";
 
 /** Millisecond precision on both MySQL and MariaDB (a bare now() has whole seconds). */
 export const now3 = sql`CURRENT_TIMESTAMP(3)`;

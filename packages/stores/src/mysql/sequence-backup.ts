@@ -91,20 +91,36 @@ export class MySqlSequenceBackup {
    * epoch exactly once, however many instances notice it at the same time.
    */
   async epochFor(identity: string): Promise<number> {
-    return mysqlCall("epoch", this.#timeoutMs, () =>
-      this.#db.transaction(async (tx) => {
+    return mysqlCall("epoch", this.#timeoutMs, async () => {
+      // The very first start creates the row; instances racing there may deadlock on it once.
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          return await this.#epochFor(identity);
+        } catch (error) {
+          if (attempt === 3 || !isDeadlock(error)) throw error;
+        }
+      }
+    });
+  }
+
+  #epochFor(identity: string): Promise<number> {
+    return this.#db.transaction(async (tx) => {
+      const current = () =>
+        tx.select().from(sequenceEpoch).where(eq(sequenceEpoch.id, EPOCH_ROW)).for("update");
+      let [row] = await current();
+      if (!row) {
         await tx.insert(sequenceEpoch).ignore().values({ id: EPOCH_ROW, epoch: 1, redisIdentity: identity });
-        const [row] = await tx.select().from(sequenceEpoch).where(eq(sequenceEpoch.id, EPOCH_ROW)).for("update");
-        if (!row) throw new Error("epoch row vanished");
-        if (row.redisIdentity === identity || true) return row.epoch;
-        const epoch = row.epoch + 1;
-        await tx
-          .update(sequenceEpoch)
-          .set({ epoch, redisIdentity: identity, updatedAt: now3 })
-          .where(eq(sequenceEpoch.id, EPOCH_ROW));
-        return epoch;
-      }),
-    );
+        [row] = await current();
+      }
+      if (!row) throw new Error("epoch row vanished");
+      if (row.redisIdentity === identity) return row.epoch;
+      const epoch = row.epoch + 1;
+      await tx
+        .update(sequenceEpoch)
+        .set({ epoch, redisIdentity: identity, updatedAt: now3 })
+        .where(eq(sequenceEpoch.id, EPOCH_ROW));
+      return epoch;
+    });
   }
 
   /** Rows in id order after `afterId`: keyset pagination, stable while rows are added. */
@@ -146,7 +162,10 @@ export class MySqlSequenceBackup {
     const lock = `im-seq/${id}`.slice(0, 64);
     try {
       await step("lock", async () => {
-        const [rows] = await connection.query("SELECT GET_LOCK(?, ?) AS locked", [lock, this.#lockTimeoutSeconds]);
+        const [rows] = await connection.query("SELECT GET_LOCK(?, ?) AS locked", [
+          lock,
+          this.#lockTimeoutSeconds,
+        ]);
         if ((rows as { locked: number | null }[])[0]?.locked !== 1) {
           throw new StoreError("unavailable", "another reservation of this conversation is taking too long");
         }
@@ -197,4 +216,11 @@ export class MySqlSequenceBackup {
     this.#onReserve?.(conversation, reservation);
     return reservation;
   }
+}
+
+function isDeadlock(error: unknown): boolean {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    if ((e as { code?: unknown }).code === "ER_LOCK_DEADLOCK") return true;
+  }
+  return false;
 }

@@ -28,7 +28,9 @@ export type NextReply =
   | { readonly status: "reserve"; readonly cur: number; readonly max: number }
   | { readonly status: "behind"; readonly epoch: number };
 
-export type ApplyReply = { readonly status: "ok" | "noop" } | { readonly status: "behind"; readonly epoch: number };
+export type ApplyReply =
+  | { readonly status: "ok" | "noop" }
+  | { readonly status: "behind"; readonly epoch: number };
 
 export interface CounterState {
   readonly cur: number;

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { get } from "node:http";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -100,18 +101,28 @@ export async function startService(bundle: string, env: Record<string, string>):
     if (child.exitCode !== null) {
       throw new Error(`${bundle} exited with ${child.exitCode} during start-up:\n${output}`);
     }
-    try {
-      const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1_000) });
-      if (response.ok) return service;
-    } catch {
-      // not listening yet
-    }
+    if ((await httpStatus(`${url}/healthz`).catch(() => 0)) === 200) return service;
     if (Date.now() > deadline) {
       await service.stop(1_000);
       throw new Error(`${bundle} did not answer /healthz within 30 s:\n${output}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * GET over a connection of its own that closes after the answer. fetch keeps idle connections open,
+ * and a service shutting down waits for those up to its grace period, which would slow every stop.
+ */
+export function httpStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolveStatus, reject) => {
+    const request = get(url, { agent: false, headers, timeout: 2_000 }, (response) => {
+      response.resume();
+      resolveStatus(response.statusCode ?? 0);
+    });
+    request.on("timeout", () => request.destroy(new Error(`${url} timed out`)));
+    request.on("error", reject);
+  });
 }
 
 async function stopChild(

@@ -1,3 +1,4 @@
+export type * from "../types.js";
 export { DeviceMirror, type MirrorOptions } from "./mirror.js";
 export {
   entryFromWire,
@@ -7,4 +8,3 @@ export {
   type WireLocation,
 } from "./rpc-source.js";
 export { Subscription, type SubscriptionOptions } from "./subscription.js";
-export type * from "../types.js";

@@ -146,7 +146,9 @@ export class DeviceMirror {
         this.options.onError?.(error);
       }
       this.loaded = false;
-      this.endSubscribers(new StoreError("unavailable", "the registry feed was interrupted; resume from the last revision"));
+      this.endSubscribers(
+        new StoreError("unavailable", "the registry feed was interrupted; resume from the last revision"),
+      );
       failures++;
       await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** failures, 2_000)));
     }

@@ -66,7 +66,10 @@ export function registryFeedSource(client: RegistryFeedClient, userIds: readonly
   const users = [...userIds];
   return {
     async snapshot(options) {
-      const response = await client.batchLookup({ userIds: users }, options?.signal ? { signal: options.signal } : {});
+      const response = await client.batchLookup(
+        { userIds: users },
+        options?.signal ? { signal: options.signal } : {},
+      );
       return { revision: Number(response.revision), entries: response.devices.map((d) => entryFromWire(d)) };
     },
     watch(fromRevision, sink) {
@@ -102,7 +105,11 @@ async function follow(
     } catch (error) {
       if (signal.aborted) return;
       if ((error as { code?: unknown }).code === OUT_OF_RANGE) {
-        sink.error(new StoreError("out_of_range", "the registry compacted the history this cache needs", { cause: error }));
+        sink.error(
+          new StoreError("out_of_range", "the registry compacted the history this cache needs", {
+            cause: error,
+          }),
+        );
         return;
       }
     }

@@ -34,7 +34,12 @@ export class Subscription implements AsyncIterable<ChangeBatch> {
     if (events.length === 0) return;
     this.backlog += events.length;
     if (this.backlog > this.options.maxBacklog) {
-      this.fail(new StoreError("exhausted", "watch stream fell too far behind; resume from the last revision received"));
+      this.fail(
+        new StoreError(
+          "exhausted",
+          "watch stream fell too far behind; resume from the last revision received",
+        ),
+      );
       return;
     }
     this.queue.push({ revision: batch.revision, events });

@@ -1,0 +1,28 @@
+import { create, type DescMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+
+export type WireProtocol = "grpc" | "connect";
+
+/** Protobuf bytes of `init` as a `schema` message, built with the generated schemas of @im-core/proto. */
+export function encode<Desc extends DescMessage>(schema: Desc, init: MessageInitShape<Desc>): Uint8Array {
+  return toBinary(schema, create(schema, init));
+}
+
+/** A gRPC length-prefixed message: flag byte 0 (uncompressed), 4-byte big-endian length, the bytes. */
+export function grpcFrame(bytes: Uint8Array): Buffer {
+  const frame = Buffer.alloc(5 + bytes.length);
+  frame.writeUInt32BE(bytes.length, 1);
+  frame.set(bytes, 5);
+  return frame;
+}
+
+/** The request body as sent on the wire: a gRPC frame, or the bare message for Connect unary (binary). */
+export function wireBody(protocol: WireProtocol, bytes: Uint8Array): Buffer {
+  return protocol === "grpc" ? grpcFrame(bytes) : Buffer.from(bytes);
+}
+
+/** Request headers for h2load (`-H name: value`) and for the raw HTTP/2 load generator. */
+export function wireHeaders(protocol: WireProtocol): Record<string, string> {
+  return protocol === "grpc"
+    ? { "content-type": "application/grpc", te: "trailers" }
+    : { "content-type": "application/proto", "connect-protocol-version": "1" };
+}

@@ -1,0 +1,257 @@
+import { createHash } from "node:crypto";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { type WireProtocol, wireBody, wireHeaders } from "./bodies.js";
+import { h2load } from "./h2load.js";
+import { type Limit, type LoadResult, rawLoad } from "./loadgen.js";
+import { callDelta, type Sample, scrape } from "./metrics.js";
+import type { ChildServer } from "./procs.js";
+import type { Row } from "./table.js";
+
+export interface BenchOptions {
+  quick: boolean;
+  /** Node binary for every server process (services and anchors). */
+  node: string;
+  /** Write V8 CPU profiles of the services (`--cpu-prof`) and summarise them. */
+  profile: boolean;
+  /** Which parts to run: server (h2load), e2e, extras (service-specific cases). */
+  sections: Set<string>;
+  /** Which services: sequence, registry. */
+  services: Set<string>;
+}
+
+/** Sizes of a run: tiny in quick mode (CI smoke), meaningful in full mode. */
+export function sizes(quick: boolean) {
+  return quick
+    ? {
+        h2loadSeconds: 1,
+        warmupRequests: 300,
+        concurrencies: [64],
+        e2eMs: 300,
+        loadMs: 700,
+        redisRequests: 20_000,
+        spreadConversations: 1_000,
+        batchLookupUsers: 1_000,
+        watchStreams: 100,
+        watchEvents: 10,
+        memoryEntries: 2_000,
+        registerBodies: 2_000,
+      }
+    : {
+        h2loadSeconds: 5,
+        warmupRequests: 3_000,
+        concurrencies: [64, 256],
+        e2eMs: 3_000,
+        loadMs: 5_000,
+        redisRequests: 300_000,
+        spreadConversations: 100_000,
+        batchLookupUsers: 1_000,
+        watchStreams: 100,
+        watchEvents: 200,
+        memoryEntries: 100_000,
+        registerBodies: 30_000,
+      };
+}
+
+export type Sizes = ReturnType<typeof sizes>;
+
+/** The result of calling an RPC once before measuring it. */
+export type Preflight = { ok: true } | { ok: false; status: string };
+
+/** Calls `fn` once: UNIMPLEMENTED and other failures become a row status instead of a fast "result". */
+export async function preflight(fn: () => Promise<unknown>): Promise<Preflight> {
+  try {
+    await fn();
+    return { ok: true };
+  } catch (error) {
+    const e = ConnectError.from(error);
+    if (e.code === Code.Unimplemented) return { ok: false, status: "UNIMPLEMENTED" };
+    return { ok: false, status: `ERROR ${Code[e.code]}: ${e.rawMessage.slice(0, 80)}` };
+  }
+}
+
+export class Bench {
+  readonly size: Sizes;
+
+  constructor(
+    readonly opts: BenchOptions,
+    /** Directory of this run (logs, bodies, profiles). */
+    readonly dir: string,
+    readonly anchors: Map<string, ChildServer>,
+  ) {
+    this.size = sizes(opts.quick);
+  }
+
+  /** Writes a body file once per content and returns its path. */
+  bodyFile(body: Buffer): string {
+    const file = join(this.dir, `body-${createHash("sha1").update(body).digest("hex").slice(0, 12)}.bin`);
+    if (!existsSync(file)) writeFileSync(file, body);
+    return file;
+  }
+
+  /**
+   * Server-only: h2load against `server` with one fixed body, after a short discarded warm-up.
+   * For a service (metrics available), the finished calls are checked by code from `rpc_calls_total`,
+   * since a gRPC error still answers HTTP 200 and h2load would count it as a success.
+   */
+  async serverOnly(args: {
+    section: string;
+    case: string;
+    target: string;
+    server: ChildServer;
+    method: string;
+    path: string;
+    message: Uint8Array;
+    protocol: WireProtocol;
+    concurrency: number;
+    /** Units (numbers, users) delivered per successful call. */
+    units?: { perCall: number; name: string };
+    checkMetrics: boolean;
+    around?: Around;
+  }): Promise<Row> {
+    const base: Row = {
+      section: args.section,
+      case: args.case,
+      target: args.target,
+      method: args.method,
+      protocol: args.protocol,
+      concurrency: args.concurrency,
+      status: "ok",
+    };
+    const bodyFile = this.bodyFile(wireBody(args.protocol, args.message));
+    const common = {
+      url: `${args.server.baseUrl}${args.path}`,
+      bodyFile,
+      headers: wireHeaders(args.protocol),
+      clients: 1,
+      streams: args.concurrency,
+      logFile: join(this.dir, `h2load-${process.pid}.log`),
+    };
+    try {
+      await h2load({ ...common, requests: this.size.warmupRequests });
+      const before = args.checkMetrics ? await scrape(args.server.baseUrl) : [];
+      const extraBefore = await args.around?.before();
+      const cpu0 = args.server.cpuMs();
+      const result = await h2load({ ...common, durationS: this.size.h2loadSeconds });
+      const cpu1 = args.server.cpuMs();
+      const extra = await args.around?.after(extraBefore, result.done);
+      const row: Row = {
+        ...base,
+        requests: result.done,
+        rps: result.rps,
+        p50Ms: result.p50Ms,
+        p99Ms: result.p99Ms,
+        cpuUsPerCall: result.done > 0 ? ((cpu1 - cpu0) * 1000) / result.done : Number.NaN,
+        ...(extra ? { notes: extra } : {}),
+      };
+      const failures: string[] = [];
+      const non2xx = result.done - result.status["2xx"];
+      if (non2xx > 0) failures.push(`${non2xx} non-2xx`);
+      if (result.errored > 0) failures.push(`${result.errored} errored`);
+      if (args.checkMetrics) {
+        const after = await scrape(args.server.baseUrl);
+        const codes = callDelta(before, after, args.method);
+        for (const [code, n] of Object.entries(codes)) if (code !== "ok") failures.push(`${n} ${code}`);
+        if (Object.keys(codes).length === 0) failures.push("no rpc_calls_total samples");
+        row.status = failures.length === 0 ? "ok" : `errors: ${failures.join(", ")}`;
+      } else if (failures.length > 0) row.status = `errors: ${failures.join(", ")}`;
+      if (args.units && result.succeeded > 0) {
+        row.unitsPerSec = result.rps * args.units.perCall;
+        row.unit = args.units.name;
+      }
+      return row;
+    } catch (error) {
+      return { ...base, status: `ERROR ${(error as Error).message.split("\n")[0]}` };
+    }
+  }
+
+  /** Raw HTTP/2 load with rotating bodies (see loadgen.ts), reported as a row. */
+  async raw(args: {
+    section: string;
+    case: string;
+    target: string;
+    server: ChildServer;
+    method: string;
+    path: string;
+    messages: readonly Uint8Array[];
+    protocol: WireProtocol;
+    concurrency: number;
+    limit: Limit;
+    units?: { perCall: number; name: string };
+    around?: Around;
+  }): Promise<Row> {
+    const bodies = args.messages.map((m) => wireBody(args.protocol, m));
+    const extraBefore = await args.around?.before();
+    const cpu0 = args.server.cpuMs();
+    const result = await rawLoad({
+      baseUrl: args.server.baseUrl,
+      path: args.path,
+      protocol: args.protocol,
+      bodies,
+      concurrency: args.concurrency,
+      limit: args.limit,
+    });
+    const cpu1 = args.server.cpuMs();
+    const extra = await args.around?.after(extraBefore, result.requests);
+    return {
+      ...loadRow(args, result, cpu1 - cpu0, args.units),
+      ...(extra ? { notes: extra } : {}),
+    };
+  }
+}
+
+/** Extra measurements around a run (MySQL counters, memory), reported in `notes`. */
+export interface Around {
+  // biome-ignore lint/suspicious/noExplicitAny: opaque state handed from before() to after()
+  before(): Promise<any>;
+  // biome-ignore lint/suspicious/noExplicitAny: see above
+  after(state: any, calls: number): Promise<Record<string, string | number>>;
+}
+
+/** A row from a closed-loop result: errors by code become the status. */
+export function loadRow(
+  args: { section: string; case: string; target: string; method?: string; protocol?: string; concurrency: number },
+  result: LoadResult,
+  cpuMsUsed: number | undefined,
+  units?: { perCall: number; name: string },
+): Row {
+  const errors = Object.entries(result.errors);
+  let status = "ok";
+  if (errors.length > 0) {
+    const unimplemented = result.errors.Unimplemented ?? 0;
+    status =
+      unimplemented === result.requests
+        ? "UNIMPLEMENTED"
+        : `errors: ${errors.map(([c, n]) => `${n} ${c}`).join(", ")} (${result.firstError ?? ""})`.slice(0, 120);
+  }
+  const measured = result.ok > 0;
+  return {
+    section: args.section,
+    case: args.case,
+    target: args.target,
+    ...(args.method ? { method: args.method } : {}),
+    ...(args.protocol ? { protocol: args.protocol } : {}),
+    concurrency: args.concurrency,
+    status,
+    requests: result.requests,
+    ...(measured
+      ? {
+          rps: result.rps,
+          p50Ms: result.p50Ms,
+          p99Ms: result.p99Ms,
+          ...(cpuMsUsed !== undefined && result.requests > 0
+            ? { cpuUsPerCall: (cpuMsUsed * 1000) / result.requests }
+            : {}),
+          ...(units ? { unitsPerSec: (result.ok / result.seconds) * units.perCall, unit: units.name } : {}),
+        }
+      : {}),
+  };
+}
+
+/** Rows for a case that could not be measured because its RPC does not work yet. */
+export function notMeasured(row: Omit<Row, "status">, pre: Preflight): Row {
+  return { ...row, status: pre.ok ? "ok" : pre.status };
+}
+
+export type { Sample };

@@ -1,0 +1,53 @@
+import { type Client, createClient } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import type { DescService } from "@bufbuild/protobuf";
+import type { Bench } from "./context.js";
+import { loadRow } from "./context.js";
+import { closedLoop } from "./loadgen.js";
+import type { ChildServer } from "./procs.js";
+import type { Row } from "./table.js";
+
+export type TransportKind = "grpc" | "connect";
+
+/** The generated client over HTTP/2, as gateways and routers use it. */
+export function client<S extends DescService>(service: S, baseUrl: string, kind: TransportKind = "grpc"): Client<S> {
+  const transport =
+    kind === "grpc"
+      ? createGrpcTransport({ baseUrl })
+      : createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true });
+  return createClient(service, transport);
+}
+
+/** End-to-end rows: the generated client at concurrency 1, 16, 64 with both transports. */
+export async function e2eRows<S extends DescService>(
+  bench: Bench,
+  server: ChildServer,
+  service: S,
+  label: string,
+  method: string,
+  call: (c: Client<S>, i: number) => Promise<unknown>,
+): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const kind of ["grpc", "connect"] as const) {
+    const c = client(service, server.baseUrl, kind);
+    await closedLoop(16, { requests: 200 }, async (i) => {
+      await call(c, i);
+      return undefined;
+    });
+    for (const concurrency of [1, 16, 64]) {
+      const cpu0 = server.cpuMs();
+      const result = await closedLoop(concurrency, { durationMs: bench.size.e2eMs }, async (i) => {
+        await call(c, i);
+        return undefined;
+      });
+      rows.push(
+        loadRow(
+          { section: "e2e client", case: label, target: server.name, method, protocol: kind, concurrency },
+          result,
+          server.cpuMs() - cpu0,
+        ),
+      );
+    }
+  }
+  return rows;
+}

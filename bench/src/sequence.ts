@@ -1,0 +1,279 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { BatchNextRequestSchema, NextRequestSchema, SequenceService } from "@im-core/proto";
+import type { MariaDbServer } from "@im-core/testkit";
+import { encode, type WireProtocol } from "./bodies.js";
+import { type Around, type Bench, notMeasured, preflight } from "./context.js";
+import { client, e2eRows } from "./e2e.js";
+import type { ChildServer } from "./procs.js";
+import type { Row } from "./table.js";
+
+const run = promisify(execFile);
+const SERVICE = "/im.sequence.v1.SequenceService";
+const group = (id: string) => ({ kind: { case: "groupId" as const, value: id } });
+
+/** MySQL writes (statements and InnoDB rows) between before() and after(), per million numbers. */
+function mysqlWrites(db: MariaDbServer, numbersPerCall: number, database: string): Around {
+  const read = async () => {
+    const text = await db.query(
+      "SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_insert','Com_update','Com_replace','Com_insert_select','Innodb_rows_inserted','Innodb_rows_updated')",
+      database,
+    );
+    let statements = 0;
+    let rows = 0;
+    for (const line of text.split("\n")) {
+      const [name, value] = line.split("\t");
+      if (name?.startsWith("Com_")) statements += Number(value);
+      else if (name?.startsWith("Innodb_")) rows += Number(value);
+    }
+    return { statements, rows };
+  };
+  return {
+    before: read,
+    async after(before: { statements: number; rows: number }, calls: number) {
+      const after = await read();
+      const numbers = calls * numbersPerCall;
+      const perMillion = (d: number) => (numbers > 0 ? (d * 1e6) / numbers : Number.NaN);
+      return {
+        "mysql stmts/1M": perMillion(after.statements - before.statements),
+        "mysql rows/1M": perMillion(after.rows - before.rows),
+      };
+    },
+  };
+}
+
+async function redisBenchmark(port: number, concurrency: number, requests: number) {
+  const { stdout } = await run("redis-benchmark", [
+    "-h",
+    "127.0.0.1",
+    "-p",
+    String(port),
+    "-c",
+    String(concurrency),
+    "-n",
+    String(requests),
+    "-t",
+    "incr",
+    "--csv",
+  ]);
+  // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+  const line = stdout.split("\n").find((l) => l.startsWith('"INCR"'));
+  if (!line) throw new Error(`unexpected redis-benchmark output: ${stdout}`);
+  const cols = line.split(",").map((c) => Number(c.replaceAll('"', "")));
+  return { rps: cols[1]!, p50: cols[4]!, p99: cols[6]! };
+}
+
+export async function sequenceSuite(
+  bench: Bench,
+  server: ChildServer,
+  deps: { mariadb: MariaDbServer; database: string; redisPort: number },
+  /** Filled as cases finish, so a failure later keeps what was measured. */
+  rows: Row[] = [],
+): Promise<Row[]> {
+  const size = bench.size;
+  const seq = client(SequenceService, server.baseUrl);
+  const hot = encode(NextRequestSchema, { conversation: group("bench-hot"), count: 1 });
+  const hundred = encode(NextRequestSchema, { conversation: group("bench-hot-100"), count: 100 });
+  const batchItems = Array.from({ length: 100 }, (_, i) => ({ conversation: group(`bench-batch-${i}`), count: 1 }));
+  const batch = encode(BatchNextRequestSchema, { items: batchItems });
+
+  const pre = {
+    next: await preflight(() => seq.next({ conversation: group("bench-hot"), count: 1 })),
+    next100: await preflight(() => seq.next({ conversation: group("bench-hot-100"), count: 100 })),
+    batchNext: await preflight(() => seq.batchNext({ items: batchItems })),
+  };
+  const writes = (perCall: number) => mysqlWrites(deps.mariadb, perCall, deps.database);
+
+  if (bench.opts.sections.has("server")) {
+    const section = "server (h2load)";
+    for (const concurrency of size.concurrencies) {
+      for (const protocol of ["grpc", "connect"] as WireProtocol[]) {
+        const common = {
+          section,
+          case: "Next count=1",
+          method: "Next",
+          path: `${SERVICE}/Next`,
+          message: hot,
+          protocol,
+          concurrency,
+        };
+        for (const [target, anchor] of bench.anchors) {
+          if (target === "anchor: grpc-js" && protocol !== "grpc") continue;
+          rows.push(await bench.serverOnly({ ...common, target, server: anchor, checkMetrics: false }));
+        }
+        rows.push(
+          pre.next.ok
+            ? await bench.serverOnly({
+                ...common,
+                target: server.name,
+                server,
+                checkMetrics: true,
+                units: { perCall: 1, name: "numbers" },
+                around: writes(1),
+              })
+            : notMeasured({ ...common, target: server.name }, pre.next),
+        );
+      }
+    }
+  }
+
+  if (bench.opts.sections.has("extras")) {
+    const section = "numbers/s";
+    const concurrency = 64;
+    const c100 = {
+      section,
+      case: "Next count=100",
+      target: server.name,
+      method: "Next",
+      path: `${SERVICE}/Next`,
+      protocol: "grpc" as const,
+      concurrency,
+    };
+    rows.push(
+      pre.next100.ok
+        ? await bench.serverOnly({
+            ...c100,
+            server,
+            message: hundred,
+            checkMetrics: true,
+            units: { perCall: 100, name: "numbers" },
+            around: writes(100),
+          })
+        : notMeasured(c100, pre.next100),
+    );
+    const cBatch = {
+      section,
+      case: "BatchNext 100 convs x1",
+      target: server.name,
+      method: "BatchNext",
+      path: `${SERVICE}/BatchNext`,
+      protocol: "grpc" as const,
+      concurrency,
+    };
+    rows.push(
+      pre.batchNext.ok
+        ? await bench.serverOnly({
+            ...cBatch,
+            server,
+            message: batch,
+            checkMetrics: true,
+            units: { perCall: 100, name: "numbers" },
+            around: writes(100),
+          })
+        : notMeasured(cBatch, pre.batchNext),
+    );
+    try {
+      const redis = await redisBenchmark(deps.redisPort, concurrency, size.redisRequests);
+      rows.push({
+        section,
+        case: "redis-benchmark INCR",
+        target: "redis",
+        concurrency,
+        status: "ok",
+        requests: size.redisRequests,
+        rps: redis.rps,
+        unitsPerSec: redis.rps,
+        unit: "numbers",
+        p50Ms: redis.p50,
+        p99Ms: redis.p99,
+      });
+    } catch (error) {
+      rows.push({
+        section,
+        case: "redis-benchmark INCR",
+        target: "redis",
+        concurrency,
+        status: `ERROR ${(error as Error).message.split("\n")[0]}`,
+      });
+    }
+
+    // One hot conversation vs many: a different body per call, so the raw HTTP/2 load generator.
+    const spread = size.spreadConversations;
+    const nextBodies = (prefix: string, n: number) =>
+      Array.from({ length: n }, (_, i) => encode(NextRequestSchema, { conversation: group(`${prefix}-${i}`) }));
+    const common = {
+      section: "hot vs spread",
+      target: server.name,
+      server,
+      method: "Next",
+      path: `${SERVICE}/Next`,
+      protocol: "grpc" as const,
+      concurrency,
+      limit: { durationMs: size.loadMs },
+      units: { perCall: 1, name: "numbers" },
+    };
+    if (!pre.next.ok) {
+      for (const c of ["hot", "spread warm", "first touch"]) rows.push(notMeasured({ ...common, case: c }, pre.next));
+    } else {
+      rows.push(
+        await bench.raw({
+          ...common,
+          case: "Next, 1 hot conversation",
+          messages: [hot],
+          around: writes(1),
+        }),
+      );
+      // Touch every spread conversation once first: BatchNext of 1,000 (then 100) new conversations when
+      // that works, else Next calls. A failing batch size is reported in the notes.
+      const warm = nextBodies("bench-spread", spread);
+      const t0 = performance.now();
+      const warmNotes: Record<string, string | number> = {};
+      let warmedWith = "Next";
+      let touched = 0;
+      for (const chunk of pre.batchNext.ok ? [1000, 100] : []) {
+        try {
+          for (; touched < spread; touched += chunk) {
+            await seq.batchNext({
+              items: Array.from({ length: Math.min(chunk, spread - touched) }, (_, k) => ({
+                conversation: group(`bench-spread-${touched + k}`),
+              })),
+            });
+          }
+          warmedWith = `BatchNext x${chunk}`;
+          break;
+        } catch (error) {
+          warmNotes[`BatchNext of ${chunk} new convs`] = String((error as Error).message).slice(0, 70);
+        }
+      }
+      if (touched < spread) {
+        await bench.raw({ ...common, case: "warm", messages: warm.slice(touched), limit: { requests: spread - touched } });
+      }
+      const warmMs = performance.now() - t0;
+      const warmRow = await bench.raw({
+        ...common,
+        case: `Next, ${spread.toLocaleString("en-US")} convs (warm)`,
+        messages: warm,
+        around: writes(1),
+      });
+      warmRow.notes = {
+        ...warmRow.notes,
+        [`touch all via ${warmedWith} s`]: Number((warmMs / 1000).toFixed(2)),
+        ...warmNotes,
+      };
+      rows.push(warmRow);
+      rows.push(
+        await bench.raw({
+          ...common,
+          case: "Next, new convs (first touch)",
+          messages: nextBodies("bench-fresh", bench.opts.quick ? 10_000 : 60_000),
+          around: writes(1),
+        }),
+      );
+    }
+  }
+
+  if (bench.opts.sections.has("e2e")) {
+    if (pre.next.ok) {
+      rows.push(
+        ...(await e2eRows(bench, server, SequenceService, "Next count=1", "Next", (c) =>
+          c.next({ conversation: group("bench-hot") }),
+        )),
+      );
+    } else {
+      rows.push(
+        notMeasured({ section: "e2e client", case: "Next count=1", target: server.name, method: "Next" }, pre.next),
+      );
+    }
+  }
+  return rows;
+}

@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import { eventually, useEtcd, where } from "../test/fixture.js";
+import { DeviceMirror } from "./mirror.js";
+
+const etcd = useEtcd();
+
+describe.concurrent("DeviceMirror over etcd (17.3)", () => {
+  it("loads existing entries, then follows changes", async () => {
+    const store = etcd.store();
+    await store.register({ userId: "u", deviceId: "before", gatewayNode: "gw" });
+    const mirror = new DeviceMirror(store);
+    await mirror.start(AbortSignal.timeout(5_000));
+    try {
+      expect(where(mirror.lookup(["u"])!.entries)).toEqual(["u/before@gw"]);
+      await store.register({ userId: "u", deviceId: "after", gatewayNode: "gw" });
+      await eventually(() => expect(mirror.lookup(["u"])?.entries).toHaveLength(2));
+    } finally {
+      mirror.close();
+    }
+  });
+
+  it("never answers below its owner's own acknowledged write", async () => {
+    const store = etcd.store();
+    const mirror = new DeviceMirror(store);
+    await mirror.start(AbortSignal.timeout(5_000));
+    try {
+      for (let i = 0; i < 20; i++) {
+        const { revision } = await store.register({ userId: `u${i}`, deviceId: "d", gatewayNode: "gw" });
+        mirror.noteWrite(revision);
+        const answer = mirror.lookup([`u${i}`]) ?? (await store.lookup([`u${i}`]));
+        expect(where(answer.entries)).toEqual([`u${i}/d@gw`]);
+      }
+    } finally {
+      mirror.close();
+    }
+  });
+
+  it("two instances: the other sees a registration within a bounded delay (measured)", async () => {
+    const a = etcd.store();
+    const b = etcd.store({ keyRoot: a.layout.devicesPrefix.replace(/devices\/$/, "") });
+    const mirror = new DeviceMirror(b);
+    await mirror.start(AbortSignal.timeout(5_000));
+    const delays: number[] = [];
+    try {
+      for (let i = 0; i < 50; i++) {
+        await a.register({ userId: `u${i}`, deviceId: "d", gatewayNode: "gw" });
+        const acked = performance.now();
+        while (!mirror.lookup([`u${i}`])?.entries.length) await new Promise((r) => setImmediate(r));
+        delays.push(performance.now() - acked);
+      }
+    } finally {
+      mirror.close();
+    }
+    delays.sort((x, y) => x - y);
+    const p50 = delays[25]!;
+    const max = delays.at(-1)!;
+    console.log(
+      `cross-instance mirror delay after the write's ack: p50 ${p50.toFixed(2)} ms, max ${max.toFixed(2)} ms`,
+    );
+    expect(max).toBeLessThan(500);
+  });
+});

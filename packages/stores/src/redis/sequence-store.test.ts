@@ -1,0 +1,78 @@
+import { type RedisServer, startRedis } from "@im-core/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createRedisClient } from "./connect.js";
+import { RedisSequenceStore, type Ticket } from "./sequence-store.js";
+
+let server: RedisServer;
+let store: RedisSequenceStore;
+let ticket: (epoch: number) => Promise<Ticket>;
+
+beforeAll(async () => {
+  server = await startRedis();
+  store = new RedisSequenceStore(createRedisClient(server.url));
+  ticket = async (epoch) => ({ generation: (await store.connection()).generation, epoch });
+});
+afterAll(async () => {
+  await store?.close();
+  await server?.dispose();
+});
+
+describe("sequence.lua (16.1, 16.6)", () => {
+  it("16.6: never creates a counter by itself: a missing key asks to be seeded", async () => {
+    expect(await store.next(await ticket(1), "seq:{t1}", 1, 10)).toEqual({ status: "seed" });
+    expect(await server.command("EXISTS", "seq:{t1}")).toBe("0");
+  });
+
+  it("16.1: hands out consecutive numbers up to the reserved ceiling, then asks for more", async () => {
+    const t = await ticket(1);
+    expect(await store.seed(t, "seq:{t2}", 0, 10)).toEqual({ status: "ok" });
+    expect(await store.next(t, "seq:{t2}", 4, 3)).toEqual({
+      status: "ok",
+      first: 1,
+      last: 4,
+      prefetch: false,
+    });
+    expect(await store.next(t, "seq:{t2}", 4, 3)).toEqual({
+      status: "ok",
+      first: 5,
+      last: 8,
+      prefetch: true,
+    });
+    expect(await store.next(t, "seq:{t2}", 3, 3)).toEqual({ status: "reserve", cur: 8, max: 10 });
+    expect(await store.extend(t, "seq:{t2}", 20)).toEqual({ status: "ok" });
+    expect(await store.extend(t, "seq:{t2}", 15)).toEqual({ status: "ok" });
+    expect(await store.peek(t, "seq:{t2}")).toEqual({ cur: 8, max: 20, epoch: 1 });
+  });
+
+  it("16.6: a key of an older epoch counts as missing; a newer one says the caller is behind", async () => {
+    const old = await ticket(1);
+    await store.seed(old, "seq:{t3}", 100, 200);
+    expect(await store.seed(old, "seq:{t3}", 0, 5)).toEqual({ status: "noop" });
+    const next = await ticket(2);
+    expect(await store.next(next, "seq:{t3}", 1, 0)).toEqual({ status: "seed" });
+    expect(await store.extend(next, "seq:{t3}", 900)).toEqual({ status: "noop" });
+    expect(await store.seed(next, "seq:{t3}", 300, 400)).toEqual({ status: "ok" });
+    expect(await store.next(old, "seq:{t3}", 1, 0)).toEqual({ status: "behind", epoch: 2 });
+    expect(await store.next(next, "seq:{t3}", 1, 0)).toMatchObject({ first: 301 });
+  });
+
+  it("refuses a ticket from before a reconnect, and fails fast while Redis is down", async () => {
+    const stale = await ticket(1);
+    await server.command("CLIENT", "KILL", "TYPE", "normal");
+    await expect(store.next(stale, "seq:{t4}", 1, 0)).rejects.toMatchObject({ kind: "unavailable" });
+    await expect
+      .poll(async () => (await store.connection().catch(() => undefined))?.generation ?? 0)
+      .toBeGreaterThan(stale.generation);
+    const { identity } = await store.connection();
+    await server.stop();
+    const started = performance.now();
+    await expect(store.connection()).rejects.toMatchObject({ kind: "unavailable" });
+    expect(performance.now() - started).toBeLessThan(1_500);
+    await server.restart();
+    // A restarted server is a different server (its data may be anything): a new identity.
+    await expect
+      .poll(async () => (await store.connection().catch(() => undefined))?.identity)
+      .not.toBe(undefined);
+    expect((await store.connection()).identity).not.toBe(identity);
+  });
+});
