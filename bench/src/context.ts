@@ -31,11 +31,11 @@ export function sizes(quick: boolean) {
         e2eMs: 300,
         loadMs: 700,
         redisRequests: 20_000,
-        spreadConversations: 1_000,
-        batchLookupUsers: 1_000,
+        spreadConversations: 300,
+        batchLookupUsers: 200,
         watchStreams: 100,
         watchEvents: 10,
-        memoryEntries: 2_000,
+        memoryEntries: 500,
         registerBodies: 2_000,
       }
     : {
@@ -152,7 +152,11 @@ export class Bench {
       if (args.checkMetrics) {
         const after = await scrape(args.server.baseUrl);
         const codes = callDelta(before, after, args.method);
-        for (const [code, n] of Object.entries(codes)) if (code !== "ok") failures.push(`${n} ${code}`);
+        for (const [code, n] of Object.entries(codes)) {
+          // h2load -D resets the streams still in flight when time is up: at most one per stream slot.
+          if (code === "ok" || (code === "canceled" && n <= args.concurrency)) continue;
+          failures.push(`${n} ${code}`);
+        }
         if (Object.keys(codes).length === 0) failures.push("no rpc_calls_total samples");
         row.status = failures.length === 0 ? "ok" : `errors: ${failures.join(", ")}`;
       } else if (failures.length > 0) row.status = `errors: ${failures.join(", ")}`;

@@ -24,6 +24,23 @@ export interface BenchReport {
   profiles: Record<string, string>;
 }
 
+/** A row list that logs each row as it lands, so a long run shows progress. */
+function progressRows(log: (line: string) => void): Row[] {
+  const rows: Row[] = [];
+  const t0 = performance.now();
+  rows.push = (...items: Row[]) => {
+    for (const r of items) {
+      const rate = r.rps === undefined ? "" : ` ${Math.round(r.rps)}/s`;
+      const where = [r.protocol, r.concurrency === undefined ? "" : `c${r.concurrency}`].filter(Boolean).join(" ");
+      log(
+        `  [${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${r.target} | ${r.case} ${where}: ${r.status}${rate}`,
+      );
+    }
+    return Array.prototype.push.apply(rows, items);
+  };
+  return rows;
+}
+
 function failedRow(target: string, error: Error): Row {
   return { section: "suite", case: "(stopped here)", target, status: `ERROR ${error.message.split("\n")[0]}` };
 }
@@ -73,6 +90,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
     startedAt: new Date().toISOString(),
     sections: [...opts.sections],
   };
+  const t0 = performance.now();
   log(`bench: ${meta.mode} run, servers on node ${serverNode}, results in ${dir}`);
 
   const started: ChildServer[] = [];
@@ -85,25 +103,30 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
     const database = "im_bench";
     const mysqlUrl = await mariadb.createDatabase(database);
 
-    const anchors = new Map<string, ChildServer>();
-    for (const [target, file] of [
+    const anchorList = [
       ["anchor: bare http2", "bare-http2.ts"],
       ["anchor: connect empty", "connect-empty.ts"],
       ["anchor: grpc-js", "grpc-js.ts"],
-    ] as const) {
-      const [port] = await freePorts(1);
-      const server = await spawnServer({
-        name: target,
-        node: opts.node,
-        args: ["--import", tsx, anchorScript(file), String(port)],
-        cwd: benchDir,
-        logFile: join(dir, "logs", `${file.replace(".ts", "")}.log`),
-        port: port!,
-        ready: { line: /^LISTENING/ },
-      });
-      started.push(server);
-      anchors.set(target, server);
-    }
+    ] as const;
+    const ports = await freePorts(anchorList.length);
+    const anchorServers = await Promise.all(
+      anchorList.map(([target, file], i) =>
+        spawnServer({
+          name: target,
+          node: opts.node,
+          args: ["--import", tsx, anchorScript(file), String(ports[i])],
+          cwd: benchDir,
+          logFile: join(dir, "logs", `${file.replace(".ts", "")}.log`),
+          port: ports[i]!,
+          ready: { line: /^LISTENING/ },
+        }).then((server) => {
+          started.push(server);
+          return server;
+        }),
+      ),
+    );
+    const anchors = new Map(anchorList.map(([target], i) => [target as string, anchorServers[i]!]));
+    log(`bench: backing servers and anchors up after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const bench = new Bench(opts, dir, anchors);
 
     const startService = async (app: "sequence" | "registry", env: Record<string, string>) => {
@@ -129,14 +152,14 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
     let text = "";
     const print = (title: string, rows: Row[]) => {
       addRatios(rows);
-      const table = renderTable(title, rows);
+      const table = renderTable(`${title}, load average ${loadavg()[0]!.toFixed(1)}`, [...rows]);
       text += `${table}\n\n`;
       log(`\n${table}`);
     };
 
     if (opts.services.has("sequence")) {
       const sequence = await startService("sequence", { REDIS_URL: redis.url, MYSQL_URL: mysqlUrl });
-      tables.sequence = [];
+      tables.sequence = progressRows(log);
       await sequenceSuite(bench, sequence, { mariadb, database, redisPort: redis.port }, tables.sequence).catch(
         (error: Error) => tables.sequence!.push(failedRow("sequence", error)),
       );
@@ -145,7 +168,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
     }
     if (opts.services.has("registry")) {
       const registry = await startService("registry", { ETCD_ENDPOINTS: etcd.endpoints.join(",") });
-      tables.registry = [];
+      tables.registry = progressRows(log);
       await registrySuite(bench, registry, { etcdEndpoints: etcd.endpoints }, tables.registry).catch((error: Error) =>
         tables.registry!.push(failedRow("registry", error)),
       );
@@ -171,7 +194,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
     const file = join(benchDir, "results", `${name}.json`);
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
-    log(`\nbench: wrote ${file}`);
+    log(`\nbench: wrote ${file} after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     return { ...report, file, text, profiles };
   } finally {
     for (const server of started.reverse()) await server.stop(5000).catch(() => {});

@@ -12,11 +12,11 @@ const run = promisify(execFile);
 const SERVICE = "/im.sequence.v1.SequenceService";
 const group = (id: string) => ({ kind: { case: "groupId" as const, value: id } });
 
-/** MySQL writes (statements and InnoDB rows) between before() and after(), per million numbers. */
+/** MySQL writes (INSERT/UPDATE statements, and row writes from Handler_write + Handler_update) between before() and after(), per million numbers. */
 function mysqlWrites(db: MariaDbServer, numbersPerCall: number, database: string): Around {
   const read = async () => {
     const text = await db.query(
-      "SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_insert','Com_update','Com_replace','Com_insert_select','Innodb_rows_inserted','Innodb_rows_updated')",
+      "SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_insert','Com_update','Com_replace','Com_insert_select','Handler_write','Handler_update')",
       database,
     );
     let statements = 0;
@@ -24,7 +24,7 @@ function mysqlWrites(db: MariaDbServer, numbersPerCall: number, database: string
     for (const line of text.split("\n")) {
       const [name, value] = line.split("\t");
       if (name?.startsWith("Com_")) statements += Number(value);
-      else if (name?.startsWith("Innodb_")) rows += Number(value);
+      else if (name?.startsWith("Handler_")) rows += Number(value);
     }
     return { statements, rows };
   };
@@ -36,7 +36,7 @@ function mysqlWrites(db: MariaDbServer, numbersPerCall: number, database: string
       const perMillion = (d: number) => (numbers > 0 ? (d * 1e6) / numbers : Number.NaN);
       return {
         "mysql stmts/1M": perMillion(after.statements - before.statements),
-        "mysql rows/1M": perMillion(after.rows - before.rows),
+        "row writes/1M": perMillion(after.rows - before.rows),
       };
     },
   };

@@ -43,6 +43,7 @@ function notes(row: Row): string {
 const columns: [string, (r: Row) => string, "l" | "r"][] = [
   ["section", (r) => r.section, "l"],
   ["case", (r) => r.case, "l"],
+  ["target", (r) => r.target, "l"],
   ["proto", (r) => r.protocol ?? "", "l"],
   ["conc", (r) => (r.concurrency === undefined ? "" : String(r.concurrency)), "r"],
   ["status", (r) => r.status, "l"],

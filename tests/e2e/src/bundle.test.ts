@@ -1,14 +1,14 @@
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { join, relative } from "node:path";
-import { freePorts } from "@im-core/testkit";
 import { describe, expect, inject, test } from "vitest";
 import { acceptUnimplemented, connectJson } from "./support/outcome.js";
-import { cleanEnv, httpStatus, REPO, startService } from "./support/process.js";
+import { cleanEnv, httpStatus, REPO } from "./support/process.js";
 
 const apps = ["registry", "sequence"] as const;
-const bundleOf = (app: (typeof apps)[number]) => inject(app === "registry" ? "registryBundle" : "sequenceBundle");
+const bundleOf = (app: (typeof apps)[number]) =>
+  inject(app === "registry" ? "registryBundle" : "sequenceBundle");
 
 /** Every path below `dir`, links reported as links (not followed). */
 function walk(dir: string, out: { links: string[]; files: string[] } = { links: [], files: [] }) {
@@ -51,7 +51,9 @@ describe.each(apps)("the %s bundle", (app) => {
 
 test("the sequence bundle carries the Lua script and every SQL migration the service reads at run time", () => {
   const stores = realpathSync(join(inject("sequenceBundle"), "node_modules/@im-core/stores"));
-  const sourceScripts = readdirSync(join(REPO, "packages/stores/src/redis")).filter((f) => f.endsWith(".lua"));
+  const sourceScripts = readdirSync(join(REPO, "packages/stores/src/redis")).filter((f) =>
+    f.endsWith(".lua"),
+  );
   expect(sourceScripts.length).toBeGreaterThan(0);
   for (const script of sourceScripts) {
     expect(existsSync(join(stores, "dist/redis", script)), `dist/redis/${script} missing`).toBe(true);
@@ -103,10 +105,14 @@ test("the bundled registry registers a device and finds it (Connect JSON over HT
 test("the bundled sequence service hands out increasing numbers (Connect JSON over HTTP/1.1)", async (ctx) => {
   const url = inject("sequenceUrl");
   const conversation = { groupId: `bundle-${randomUUID()}` };
-  const first = await connectJson<{ first: string; last: string }>(url, "im.sequence.v1.SequenceService/Next", {
-    conversation,
-    count: 3,
-  });
+  const first = await connectJson<{ first: string; last: string }>(
+    url,
+    "im.sequence.v1.SequenceService/Next",
+    {
+      conversation,
+      count: 3,
+    },
+  );
   if (!first.ok) {
     expect(first.code).toBe("unimplemented");
     acceptUnimplemented(ctx, "Next", first.message);
@@ -114,46 +120,15 @@ test("the bundled sequence service hands out increasing numbers (Connect JSON ov
   }
   // A new conversation starts at 1 (DESIGN.md); int64 travels as a JSON string.
   expect(first.message).toEqual({ first: "1", last: "3" });
-  const second = await connectJson<{ first: string; last: string }>(url, "im.sequence.v1.SequenceService/Next", {
-    conversation,
-  });
+  const second = await connectJson<{ first: string; last: string }>(
+    url,
+    "im.sequence.v1.SequenceService/Next",
+    {
+      conversation,
+    },
+  );
   expect(second.ok).toBe(true);
   if (second.ok) expect(BigInt(second.message.first)).toBeGreaterThan(3n);
-});
-
-test("a bundled instance configured like the Kubernetes Deployment (tokens from a mounted file) checks tokens and stops cleanly on SIGTERM", async (ctx) => {
-  // The Secret's key mounted as a file, one `token role` line each (infra/k8s).
-  const tokensFile = join(inject("scratch"), "auth-tokens");
-  const gatewayToken = `gw-${randomUUID()}`;
-  writeFileSync(tokensFile, `# mounted from the im-core-auth Secret\n${gatewayToken} gateway\n`, { mode: 0o600 });
-  const [port] = await freePorts(1);
-  const service = await startService(inject("registryBundle"), {
-    PORT: String(port),
-    AUTH_TOKENS_FILE: tokensFile,
-    ETCD_ENDPOINTS: inject("etcdEndpoints"),
-  });
-  try {
-    // Probes carry no token: the kubelet must still see the pod alive and ready.
-    expect(await httpStatus(`${service.url}/healthz`)).toBe(200);
-    expect(await httpStatus(`${service.url}/readyz`)).toBe(200);
-    const lookup = "im.registry.v1.RegistryService/Lookup";
-    const anonymous = await connectJson(service.url, lookup, { userId: "u" }, {});
-    expect(anonymous).toMatchObject({ ok: false, code: "unauthenticated" });
-    const authorized = await connectJson<{ devices?: unknown[] }>(
-      service.url,
-      lookup,
-      { userId: `auth-${randomUUID()}` },
-      { authorization: `Bearer ${gatewayToken}` },
-    );
-    if (authorized.ok) expect(authorized.message.devices ?? []).toEqual([]);
-    else {
-      expect(authorized.code).toBe("unimplemented");
-      acceptUnimplemented(ctx, "Lookup", authorized.message);
-    }
-  } finally {
-    // Kubernetes sends SIGTERM after preStop, once the Service has stopped routing to the pod.
-    expect(await service.stop(), service.logs()).toBe(0);
-  }
 });
 
 test("a bad setting stops the bundled service at start-up with a message that names it", () => {

@@ -29,7 +29,9 @@ declare module "vitest" {
 export default async function setup(project: TestProject) {
   const scratch = mkdtempSync(join(tmpdir(), "im-e2e-"));
   if (!relative(REPO, scratch).startsWith("..")) throw new Error(`${scratch} is inside ${REPO}; set TMPDIR`);
-  const cleanups: (() => Promise<unknown>)[] = [async () => rmSync(scratch, { recursive: true, force: true })];
+  const cleanups: (() => Promise<unknown>)[] = [
+    async () => rmSync(scratch, { recursive: true, force: true }),
+  ];
   const teardown = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
   };

@@ -33,7 +33,11 @@ function unary<T>(client: grpc.Client, method: string, request: unknown): Promis
 }
 
 /** True when the call was answered for real; UNIMPLEMENTED is accepted and annotated, anything else fails. */
-function implemented<T>(ctx: TestContext, rpc: string, outcome: Outcome<T>): outcome is { ok: true; value: T } {
+function implemented<T>(
+  ctx: TestContext,
+  rpc: string,
+  outcome: Outcome<T>,
+): outcome is { ok: true; value: T } {
   if (outcome.ok) return true;
   expect(grpc.status[outcome.error.code], outcome.error.details).toBe("UNIMPLEMENTED");
   acceptUnimplemented(ctx, `${rpc} (grpc-js)`, outcome.error.details);
@@ -48,7 +52,10 @@ beforeAll(() => {
   const insecure = grpc.credentials.createInsecure();
   const registryTarget = new URL(inject("registryUrl")).host;
   registry = new (loaded.im.registry.v1.RegistryService as Constructor)(registryTarget, insecure);
-  sequence = new (loaded.im.sequence.v1.SequenceService as Constructor)(new URL(inject("sequenceUrl")).host, insecure);
+  sequence = new (loaded.im.sequence.v1.SequenceService as Constructor)(
+    new URL(inject("sequenceUrl")).host,
+    insecure,
+  );
   registryHealth = new (loaded.grpc.health.v1.Health as Constructor)(registryTarget, insecure);
 });
 
@@ -92,11 +99,12 @@ describe("a plain gRPC client (grpc-js + proto-loader)", () => {
   test("follows a Watch stream while a device registers", async (ctx) => {
     const userId = `grpc-watch-${randomUUID()}`;
     type WatchResponse = { events: { type: string; location: DeviceLocation }[] };
-    const watch = (registry as unknown as Record<string, (request: unknown) => grpc.ClientReadableStream<WatchResponse>>)
-      .Watch!;
+    const watch = (
+      registry as unknown as Record<string, (request: unknown) => grpc.ClientReadableStream<WatchResponse>>
+    ).Watch!;
     const call = watch.call(registry, { userIds: [userId] });
     const seen = new Promise<{ type: string; location: DeviceLocation } | grpc.ServiceError>((resolve) => {
-      call.on("data", (response) => {
+      call.on("data", (response: WatchResponse) => {
         const event = response.events.find((e) => e.location?.userId === userId);
         if (event) resolve(event);
       });
@@ -110,10 +118,21 @@ describe("a plain gRPC client (grpc-js + proto-loader)", () => {
         deviceId: "watch",
         gatewayNode: "gw-grpc:9000",
       });
-      if (!registered.ok && grpc.status[registered.error.code] !== "UNIMPLEMENTED") {
-        throw new Error(registered.error.details);
+      if (!implemented(ctx, "Register", registered)) {
+        // Nothing to watch for without registrations; the stream itself must still be open or UNIMPLEMENTED.
+        outcome = await Promise.race([
+          seen,
+          new Promise<undefined>((r) => setTimeout(() => r(undefined), 250)),
+        ]);
+        call.cancel();
+        if (outcome !== undefined && "code" in outcome)
+          implemented(ctx, "Watch", { ok: false, error: outcome });
+        return;
       }
-      outcome = await Promise.race([seen, new Promise<undefined>((r) => setTimeout(r, 250))]);
+      outcome = await Promise.race([
+        seen,
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), 250)),
+      ]);
     }
     call.cancel();
     if (outcome === undefined) throw new Error("no Watch event within 5 s");

@@ -73,7 +73,9 @@ test("packages/proto packs into a tarball that a separate npm project installs a
   ) as { exports: Record<string, { types: string; default: string }>; dependencies: Record<string, string> };
   for (const [subpath, target] of Object.entries(manifest.exports)) {
     for (const file of [target.types, target.default]) {
-      expect(listing, `export ${subpath} -> ${file} is not in the tarball`).toContain(`package/${file.slice(2)}`);
+      expect(listing, `export ${subpath} -> ${file} is not in the tarball`).toContain(
+        `package/${file.slice(2)}`,
+      );
     }
   }
   expect(manifest.dependencies["@bufbuild/protobuf"]).toBeDefined();
@@ -116,7 +118,11 @@ test("packages/proto packs into a tarball that a separate npm project installs a
     next: Attempt<{ first: string; last: string }>;
   };
   expect(out.subpaths).toBe(true);
-  for (const [rpc, attempt] of Object.entries({ Register: out.register, Lookup: out.lookup, Next: out.next })) {
+  for (const [rpc, attempt] of Object.entries({
+    Register: out.register,
+    Lookup: out.lookup,
+    Next: out.next,
+  })) {
     if (!attempt.ok) {
       expect(attempt.code, `${rpc}: ${attempt.message}`).toBe("Unimplemented");
       acceptUnimplemented(ctx, `${rpc} (packed client)`, attempt.message);

@@ -38,16 +38,28 @@ describe("allocator (16.1, 16.2)", () => {
     await d.close();
   });
 
-  it("16.7: one MySQL write per SEQUENCE_STEP numbers, and counts above the step reserve enough", async () => {
+  it("16.7: one MySQL write per SEQUENCE_STEP numbers across two instances; big counts reserve enough", async () => {
     const d = await deployment();
-    const { allocator } = d.instance({ url: redis.url }, { step: 100 });
+    const instances = [
+      d.instance({ url: redis.url }, { step: 100 }),
+      d.instance({ url: redis.url }, { step: 100 }),
+    ];
     const chat = groupChat("g-writes");
-    for (let i = 0; i < 1_000; i += 1) await allocator.next(chat, 1);
-    await allocator.settle();
-    // 1,000 numbers at step 100: 10 blocks, the last reserved ahead while in use.
-    expect(d.log.entries.length).toBeGreaterThanOrEqual(10);
-    expect(d.log.entries.length).toBeLessThanOrEqual(11);
-    const big = await allocator.next(chat, 10_000);
+    // 8 concurrent callers, 2,000 numbers in all, half through each instance.
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, caller) => {
+        for (let i = 0; i < 250; i += 1) await instances[(caller + i) % 2]!.allocator.next(chat, 1);
+      }),
+    );
+    await Promise.all(instances.map((i) => i.allocator.settle()));
+    const writes = d.log.entries.length;
+    console.info(
+      `MySQL writes: ${writes} for 2000 numbers at step 100 (${(writes / 20).toFixed(2)} per step)`,
+    );
+    // 20 blocks used, the next one reserved ahead while the last is in use.
+    expect(writes).toBeGreaterThanOrEqual(20);
+    expect(writes).toBeLessThanOrEqual(22);
+    const big = await instances[0]!.allocator.next(chat, 10_000);
     expect(big.last - big.first).toBe(9_999);
     await d.close();
   });

@@ -29,7 +29,7 @@ const MAX_ATTEMPTS = 6;
 
 /**
  * Hands out per-conversation sequence numbers from Redis, never above a ceiling committed to MySQL
- * first. See DESIGN.md ("Sequence service") for the guarantees and README.md here for the argument.
+ * first. See DESIGN.md ("Sequence service") for the guarantees and apps/sequence/README.md for why they hold.
  */
 export class SequenceAllocator {
   readonly #redis: RedisSequenceStore;

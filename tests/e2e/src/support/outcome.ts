@@ -49,7 +49,9 @@ export function connectJson<T>(
             else
               resolveAnswer({ ok: false, code: String(parsed.code), message: String(parsed.message ?? "") });
           } catch {
-            reject(new Error(`${procedure}: HTTP ${response.statusCode} with a body that is not JSON: ${text}`));
+            reject(
+              new Error(`${procedure}: HTTP ${response.statusCode} with a body that is not JSON: ${text}`),
+            );
           }
         });
       },

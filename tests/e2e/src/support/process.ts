@@ -58,7 +58,9 @@ export function run(
       if (code === 0) resolvePromise(result);
       else
         reject(
-          new Error(`${command} ${args.join(" ")} exited ${code}\n${stdout.slice(-4000)}\n${stderr.slice(-4000)}`),
+          new Error(
+            `${command} ${args.join(" ")} exited ${code}\n${stdout.slice(-4000)}\n${stderr.slice(-4000)}`,
+          ),
         );
     });
   });

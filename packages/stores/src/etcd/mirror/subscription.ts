@@ -8,8 +8,10 @@ export interface SubscriptionOptions {
   fromRevision?: number;
   /** Most undelivered events before the subscriber is cut off. */
   maxBacklog: number;
-  /** Called once when the subscription ends, however it ends. */
+  /** Called once when the subscription ends, however it ends (closed, failed or cut off). */
   onClose?: () => void;
+  /** Called once if the reader is cut off for falling more than `maxBacklog` events behind. */
+  onOverflow?: () => void;
 }
 
 /**
@@ -22,9 +24,20 @@ export class Subscription implements AsyncIterable<ChangeBatch> {
   private backlog = 0;
   private failure: Error | undefined;
   private ended = false;
+  private released = false;
   private wake: (() => void) | undefined;
 
   constructor(private readonly options: SubscriptionOptions) {}
+
+  /** Undelivered events: what this subscription holds in memory (0 once it has failed). */
+  get pending(): number {
+    return this.backlog;
+  }
+
+  /** Whether it has failed or closed: it will accept nothing more. */
+  get done(): boolean {
+    return this.ended || this.failure !== undefined;
+  }
 
   push(batch: ChangeBatch): void {
     if (this.ended || this.failure) return;
@@ -34,6 +47,7 @@ export class Subscription implements AsyncIterable<ChangeBatch> {
     if (events.length === 0) return;
     this.backlog += events.length;
     if (this.backlog > this.options.maxBacklog) {
+      this.options.onOverflow?.();
       this.fail(
         new StoreError(
           "exhausted",
@@ -48,20 +62,31 @@ export class Subscription implements AsyncIterable<ChangeBatch> {
 
   /**
    * Ends the stream with `error` at once, dropping what is queued: the reader resumes from the last
-   * revision it received, and a reader cut off for being slow must not first drain its backlog.
+   * revision it received, and a reader cut off for being slow must not first drain its backlog. The
+   * feed lets go of it now (`onClose`), not when the reader next pulls: a reader whose transport is
+   * blocked (a client that stopped reading) may not pull for a long time.
    */
   fail(error: Error): void {
     if (this.ended || this.failure) return;
     this.failure = error;
     this.queue.length = 0;
+    this.backlog = 0;
     this.signal();
+    this.release();
   }
 
   close(): void {
     if (this.ended) return;
     this.ended = true;
     this.queue.length = 0;
+    this.backlog = 0;
     this.signal();
+    this.release();
+  }
+
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
     this.options.onClose?.();
   }
 

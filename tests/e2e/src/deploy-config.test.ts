@@ -1,0 +1,162 @@
+import { randomUUID } from "node:crypto";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { freePorts } from "@im-core/testkit";
+import { loadAll } from "js-yaml";
+import { describe, expect, inject, test } from "vitest";
+import { acceptUnimplemented, connectJson } from "./support/outcome.js";
+import { httpStatus, REPO, startService } from "./support/process.js";
+
+const K8S = join(REPO, "infra/k8s");
+
+// biome-ignore lint/suspicious/noExplicitAny: manifests are checked field by field below
+type Manifest = { apiVersion: string; kind: string; metadata: { name: string }; [key: string]: any };
+
+function manifests(): Map<string, Manifest[]> {
+  const files = readdirSync(K8S).filter((name) => name.endsWith(".yaml"));
+  return new Map(files.map((file) => [file, loadAll(readFileSync(join(K8S, file), "utf8")) as Manifest[]]));
+}
+
+function find(kind: string, name: string): Manifest {
+  const found = [...manifests().values()].flat().filter((m) => m.kind === kind && m.metadata?.name === name);
+  expect(found, `${kind}/${name}`).toHaveLength(1);
+  return found[0]!;
+}
+
+/** Environment variable names the service reads: its own config, the shared server settings, the logger. */
+function knownVariables(app: string): Set<string> {
+  const sources = [
+    `apps/${app}/src/config.ts`,
+    "packages/service-kit/src/settings.ts",
+    "packages/service-kit/src/logger.ts",
+  ].map((file) => readFileSync(join(REPO, file), "utf8"));
+  return new Set(
+    sources.flatMap((text) => text.match(/\b(?:HOST|PORT|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\b/g) ?? []),
+  );
+}
+
+const apps = [
+  { app: "registry", port: 8081 },
+  { app: "sequence", port: 8082 },
+] as const;
+
+test("every manifest in infra/k8s is valid YAML with apiVersion, kind and name, and kustomization lists them all", () => {
+  const all = manifests();
+  const kustomization = all.get("kustomization.yaml")![0]!;
+  expect(kustomization.kind).toBe("Kustomization");
+  const listed = new Set<string>(kustomization.resources);
+  for (const [file, docs] of all) {
+    if (file === "kustomization.yaml") continue;
+    expect(listed.has(file), `${file} is not in kustomization.yaml`).toBe(true);
+    for (const doc of docs) {
+      expect(doc.apiVersion, file).toBeTruthy();
+      expect(doc.kind, file).toBeTruthy();
+      expect(doc.metadata?.name, file).toBeTruthy();
+    }
+  }
+  for (const file of listed) expect(all.has(file), `kustomization lists missing ${file}`).toBe(true);
+});
+
+describe.each(apps)("the $app deployment", ({ app, port }) => {
+  test("Deployment, Service and ConfigMap agree with each other, the Dockerfile and the service's settings", () => {
+    const deployment = find("Deployment", app);
+    const service = find("Service", app);
+    const config = find("ConfigMap", `${app}-config`);
+    const pod = deployment.spec.template.spec;
+    const container = pod.containers[0];
+
+    expect(deployment.spec.replicas).toBe(2);
+    expect(deployment.spec.selector.matchLabels).toEqual(service.spec.selector);
+    expect(deployment.spec.template.metadata.labels).toMatchObject(service.spec.selector);
+
+    expect(container.ports).toEqual([{ name: "grpc", containerPort: port, protocol: "TCP" }]);
+    expect(Number(config.data.PORT)).toBe(port);
+    expect(config.data.HOST).toBe("0.0.0.0");
+    expect(service.spec.ports).toEqual([
+      expect.objectContaining({ name: "grpc", port, targetPort: "grpc", appProtocol: "kubernetes.io/h2c" }),
+    ]);
+
+    expect(container.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "grpc" });
+    expect(container.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "grpc" });
+    const preStop: string[] = container.lifecycle.preStop.exec.command;
+    expect(preStop[0]).toBe("sleep");
+    // preStop, then the service's drain, which close-with-grace cuts off at 15 s.
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(Number(preStop[1]) + 15);
+    expect(container.resources.requests).toMatchObject({
+      cpu: expect.any(String),
+      memory: expect.any(String),
+    });
+    expect(container.resources.limits).toMatchObject({ memory: expect.any(String) });
+
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: expect.any(Number) });
+    expect(container.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    });
+
+    expect(container.envFrom).toEqual([{ configMapRef: { name: `${app}-config` } }]);
+    const known = knownVariables(app);
+    for (const name of Object.keys(config.data)) expect(known, `${name} is read by no code`).toContain(name);
+    for (const { name } of container.env ?? []) {
+      if (name !== "NODE_OPTIONS") expect(known, `${name} is read by no code`).toContain(name);
+    }
+
+    // AUTH_TOKENS_FILE names the file the Secret volume puts there.
+    const tokensFile: string = config.data.AUTH_TOKENS_FILE;
+    const mount = container.volumeMounts.find(
+      (m: { mountPath: string }) => m.mountPath === dirname(tokensFile),
+    );
+    expect(mount, `nothing mounted at ${dirname(tokensFile)}`).toBeDefined();
+    const volume = pod.volumes.find((v: { name: string }) => v.name === mount.name);
+    expect(volume.secret.items).toContainEqual(expect.objectContaining({ path: basename(tokensFile) }));
+
+    const dockerfile = readFileSync(join(REPO, `apps/${app}/Dockerfile`), "utf8");
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf("\nFROM "));
+    expect(runtime).toMatch(/^\nFROM node:20-bookworm-slim\n/);
+    expect(runtime).toContain(`EXPOSE ${port}\n`);
+    expect(runtime).toContain('CMD ["node", "dist/main.js"]');
+    expect(runtime).toContain(`USER ${pod.securityContext.runAsUser}:`);
+    expect(dockerfile).toContain(`RUN bash scripts/bundle ${app} /bundle`);
+    expect(container.image).toBe(`im-core/${app}`);
+  });
+
+  test("the ConfigMap's settings and a token file like the mounted Secret start the bundled service: probes open, RPCs need a token, SIGTERM drains", async (ctx) => {
+    const config = find("ConfigMap", `${app}-config`);
+    const tokensFile = join(inject("scratch"), `${app}-tokens`);
+    const token = `router-${randomUUID()}`;
+    writeFileSync(tokensFile, `# as in the im-core-auth Secret\n${token} router\n`, { mode: 0o600 });
+    const [freePort] = await freePorts(1);
+    // Only what points at this cluster changes: backends, the listening address, the mount path.
+    const env: Record<string, string> = {
+      ...config.data,
+      HOST: "127.0.0.1",
+      PORT: String(freePort),
+      AUTH_TOKENS_FILE: tokensFile,
+      ...(app === "registry"
+        ? { ETCD_ENDPOINTS: inject("etcdEndpoints") }
+        : { REDIS_URL: inject("redisUrl"), MYSQL_URL: inject("mysqlUrl") }),
+    };
+    const service = await startService(inject(app === "registry" ? "registryBundle" : "sequenceBundle"), env);
+    try {
+      // The kubelet's probes carry no token.
+      expect(await httpStatus(`${service.url}/healthz`)).toBe(200);
+      expect(await httpStatus(`${service.url}/readyz`)).toBe(200);
+      const [procedure, request] =
+        app === "registry"
+          ? ["im.registry.v1.RegistryService/Lookup", { userId: `k8s-${randomUUID()}` }]
+          : ["im.sequence.v1.SequenceService/Current", { conversation: { groupId: `k8s-${randomUUID()}` } }];
+      expect(await connectJson(service.url, procedure, request)).toMatchObject({
+        ok: false,
+        code: "unauthenticated",
+      });
+      const answer = await connectJson(service.url, procedure, request, { authorization: `Bearer ${token}` });
+      if (!answer.ok) {
+        expect(answer.code, answer.message).toBe("unimplemented");
+        acceptUnimplemented(ctx, procedure, answer.message);
+      }
+    } finally {
+      expect(await service.stop(), service.logs()).toBe(0);
+    }
+  });
+});
