@@ -8,6 +8,8 @@ export interface RegistryDeps {
   /** Aborts when the server starts draining: Watch streams end on it. */
   draining: AbortSignal;
   limits?: Partial<RegistryLimits>;
+  /** Told each time a Watch stream is cut off for falling behind (a metric). */
+  onWatchLag?: () => void;
 }
 
 export interface RegistryLimits {

@@ -12,8 +12,16 @@ export function deviceHandlers({ store, mirror }: RegistryDeps) {
       validateId("device_id", request.deviceId);
       validateId("gateway_node", request.gatewayNode);
       const leaseId = optionalLeaseId(request.leaseId);
+      // The user's devices as the mirror knows them (when current) spare the txn its etcd read.
+      const hint = mirror.lookup([request.userId]);
       const result = await store.register(
-        { userId: request.userId, deviceId: request.deviceId, gatewayNode: request.gatewayNode, leaseId },
+        {
+          userId: request.userId,
+          deviceId: request.deviceId,
+          gatewayNode: request.gatewayNode,
+          leaseId,
+          ...(hint ? { hint } : {}),
+        },
         { signal: context.signal },
       );
       mirror.noteWrite(result.revision);

@@ -24,7 +24,7 @@ export function watchHandlers(deps: RegistryDeps) {
     users: ReadonlySet<string> | undefined,
     signal: AbortSignal,
   ) {
-    const shared = deps.mirror.subscribe(start, users);
+    const shared = deps.mirror.subscribe(start, users, deps.onWatchLag);
     if (shared) return shared;
     if (start !== undefined) await deps.store.assertHistoryFrom(start, { signal });
     const from = start ?? (await deps.store.currentRevision({ signal })) + 1;
@@ -34,6 +34,7 @@ export function watchHandlers(deps: RegistryDeps) {
       fromRevision: from,
       maxBacklog: maxWatchBacklog,
       onClose: () => handle?.close(),
+      ...(deps.onWatchLag ? { onOverflow: deps.onWatchLag } : {}),
     });
     handle = deps.store.watch(from, {
       batch: (b) => subscription.push(b),

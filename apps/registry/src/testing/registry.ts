@@ -11,6 +11,8 @@ export interface TestRegistry {
   readonly url: string;
   readonly store: EtcdRegistryStore;
   readonly mirror: DeviceMirror;
+  /** Prometheus text of the instance's `GET /metrics`. */
+  metrics(): Promise<string>;
   /** gRPC over h2c, as gateways and routers call it. */
   readonly client: Client<typeof RegistryService>;
   /** Connect JSON over HTTP/1.1, as a browser calls it. */
@@ -38,13 +40,19 @@ export async function startTestRegistry(options: TestRegistryOptions): Promise<T
     keyRoot: `/t/${randomBytes(6).toString("hex")}/`,
     ...storeOptions,
   });
-  const mirror = new DeviceMirror(store);
+  // Watch streams fed by the mirror are bounded by the mirror's backlog: the same limit for both paths.
+  const mirror = new DeviceMirror(
+    store,
+    limits?.maxWatchBacklog ? { maxSubscriberBacklog: limits.maxWatchBacklog } : {},
+  );
   await mirror.start(AbortSignal.timeout(10_000));
   const server = createRegistryServer({
     logger: createLogger("registry-test", "silent"),
     readiness: [],
     store,
     mirror,
+    // A stream blocked on a client that does not read would hold a close for the whole default grace.
+    settings: { shutdownGraceMs: 1_000 },
     ...(limits ? { limits } : {}),
   });
   const address = await server.listen(0, "127.0.0.1");
@@ -53,6 +61,7 @@ export async function startTestRegistry(options: TestRegistryOptions): Promise<T
     url,
     store,
     mirror,
+    metrics: () => fetch(`${url}/metrics`).then((r) => r.text()),
     client: createClient(RegistryService, createGrpcTransport({ baseUrl: url })),
     jsonClient: createClient(RegistryService, createConnectTransport({ baseUrl: url, httpVersion: "1.1" })),
     async close() {

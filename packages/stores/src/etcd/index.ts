@@ -1,6 +1,6 @@
 export { decodeValue, encodeValue, type StoredValue } from "./codec.js";
 export { DEFAULT_ROOT, decodeSegment, encodeSegment, KeyLayout } from "./keys.js";
-export { DeviceMirror, type MirrorOptions, Subscription } from "./mirror/index.js";
+export { DeviceMirror, type MirrorOptions, type MirrorStats, Subscription } from "./mirror/index.js";
 export {
   EtcdRegistryStore,
   type EtcdRegistryStoreOptions,

@@ -35,6 +35,12 @@ export interface RegisterInput {
   gatewayNode: string;
   /** A lease from `grantLease`; undefined or 0n grants one for this entry alone. */
   leaseId?: bigint;
+  /**
+   * The user's entries at a revision, as a current mirror knows them. The first attempt decides on
+   * them instead of reading etcd; the txn's compare still guards the decision, so a stale hint only
+   * costs a retry with a fresh read.
+   */
+  hint?: Snapshot;
 }
 
 export interface RegisterResult {
@@ -58,6 +64,8 @@ const MAX_TXN_OPS = 128;
 /** Register re-reads and retries when a concurrent change to the same user wins the race. */
 const MAX_REGISTER_ROUNDS = 64;
 const SNAPSHOT_PAGE = 5_000;
+/** Granted TTLs of shared leases remembered, so a Register on one does not ask etcd every time. */
+const LEASE_TTL_CACHE = 10_000;
 
 const utf8 = (s: string) => Buffer.from(s, "utf8");
 
@@ -69,6 +77,8 @@ export class EtcdRegistryStore implements MirrorSource {
   readonly layout: KeyLayout;
   private readonly etcd: Etcd3;
   private readonly callTimeoutMs: number;
+  /** lease id → granted TTL. A lease's granted TTL never changes; whether it still exists, the put tells. */
+  private readonly grantedTtls = new Map<bigint, number>();
 
   constructor(private readonly options: EtcdRegistryStoreOptions) {
     this.layout = new KeyLayout(options.keyRoot);
@@ -100,16 +110,32 @@ export class EtcdRegistryStore implements MirrorSource {
       this.etcd.leaseClient.leaseGrant({ TTL: ttlSeconds, ID: 0 }, o),
     );
     if (response.error) throw new StoreError("unavailable", `grant lease: ${response.error}`);
-    return { leaseId: BigInt(response.ID), ttlSeconds: Number(response.TTL) };
+    const lease = { leaseId: BigInt(response.ID), ttlSeconds: Number(response.TTL) };
+    this.rememberTtl(lease.leaseId, lease.ttlSeconds);
+    return lease;
   }
 
-  /** The TTL a lease was granted with; `not_found` once it expired or was revoked. */
+  /**
+   * The TTL a lease was granted with; `not_found` once it expired or was revoked. Cached: a gateway
+   * registers up to ~1,000 devices on one shared lease, and a put on a lease that is gone fails anyway
+   * (mapped to `not_found`), so the cache never lets an entry onto a dead lease.
+   */
   private async grantedTtl(leaseId: bigint, deadline: Deadline): Promise<number> {
+    const cached = this.grantedTtls.get(leaseId);
+    if (cached !== undefined) return cached;
     const response = await withRetry("lease time-to-live", deadline, (o) =>
       this.etcd.leaseClient.leaseTimeToLive({ ID: leaseId.toString() }, o),
     );
     if (Number(response.TTL) <= 0) throw notFoundLease(leaseId);
+    this.rememberTtl(leaseId, Number(response.grantedTTL));
     return Number(response.grantedTTL);
+  }
+
+  private rememberTtl(leaseId: bigint, ttlSeconds: number): void {
+    if (this.grantedTtls.size >= LEASE_TTL_CACHE) {
+      this.grantedTtls.delete(this.grantedTtls.keys().next().value!);
+    }
+    this.grantedTtls.set(leaseId, ttlSeconds);
   }
 
   private async userDevices(
@@ -137,6 +163,7 @@ export class EtcdRegistryStore implements MirrorSource {
       return { ...lease, ...(await this.putWithinLimit(input, lease.leaseId, deadline)) };
     } catch (error) {
       if (ownLease) this.revokeQuietly(lease.leaseId);
+      else if (error instanceof StoreError && error.kind === "not_found") this.grantedTtls.delete(lease.leaseId);
       throw error;
     }
   }
@@ -149,18 +176,30 @@ export class EtcdRegistryStore implements MirrorSource {
     const key = this.layout.deviceKey(input.userId, input.deviceId);
     const prefix = this.layout.userPrefix(input.userId);
     const { maxDevices, devicePolicy } = this.options;
+    /** The last txn sent: if its answer was lost, the next read finds its value in place. */
+    let sent: { value: Buffer; connectedAtMs: number; evicted: DeviceEntry[] } | undefined;
     for (let round = 0; round < MAX_REGISTER_ROUNDS; round++) {
-      const { kvs, revision } = await this.userDevices(input.userId, deadline);
-      const known = kvs.some((kv) => kv.key.toString("utf8") === key);
-      const others = kvs.flatMap((kv) =>
-        kv.key.toString("utf8") === key ? [] : (entryFromKv(this.layout, kv) ?? []),
-      );
+      const hint = round === 0 ? input.hint : undefined;
+      const { entries, revision, own } = hint
+        ? { entries: hint.entries.filter((e) => e.userId === input.userId), revision: hint.revision, own: undefined }
+        : await this.readUser(input.userId, key, deadline);
+      if (sent && own && own.lease === leaseId.toString() && own.value.equals(sent.value)) {
+        // Our earlier txn committed and only its answer was lost (the retry's compare then failed on
+        // our own write): answer what it did, not a second write with an empty `evicted`.
+        return { connectedAtMs: sent.connectedAtMs, evicted: sent.evicted, revision: Number(own.mod_revision) };
+      }
+      const known = entries.some((e) => e.deviceId === input.deviceId);
+      const others = entries.filter((e) => e.deviceId !== input.deviceId);
       const excess = known ? 0 : others.length + 1 - maxDevices;
       if (excess > 0 && devicePolicy === "reject") {
+        // A hint may be stale: only etcd's own answer may reject.
+        if (hint) continue;
         throw new StoreError("exhausted", `user already has ${others.length} devices (limit ${maxDevices})`);
       }
       const evicted = excess > 0 ? oldestFirst(others).slice(0, excess) : [];
       const connectedAtMs = Date.now();
+      const value = encodeValue({ gatewayNode: input.gatewayNode, connectedAtMs });
+      sent = { value, connectedAtMs, evicted };
       const response = await withRetry("register", deadline, (o) =>
         this.etcd.kv.txn(
           {
@@ -175,11 +214,7 @@ export class EtcdRegistryStore implements MirrorSource {
             ],
             success: [
               {
-                request_put: {
-                  key: utf8(key),
-                  value: encodeValue({ gatewayNode: input.gatewayNode, connectedAtMs }),
-                  lease: leaseId.toString(),
-                },
+                request_put: { key: utf8(key), value, lease: leaseId.toString() },
               },
               ...evicted.map(
                 (e): IRequestOp => ({
@@ -198,6 +233,20 @@ export class EtcdRegistryStore implements MirrorSource {
       "unavailable",
       "register: too many concurrent changes to this user's devices; retry",
     );
+  }
+
+  /** The user's entries, the revision they were read at, and the raw kv of `key` (the device itself). */
+  private async readUser(
+    userId: string,
+    key: string,
+    deadline: Deadline,
+  ): Promise<{ entries: DeviceEntry[]; revision: number; own: IKeyValue | undefined }> {
+    const { kvs, revision } = await this.userDevices(userId, deadline);
+    return {
+      entries: kvs.flatMap((kv) => entryFromKv(this.layout, kv) ?? []),
+      revision,
+      own: kvs.find((kv) => kv.key.toString("utf8") === key),
+    };
   }
 
   private revokeQuietly(leaseId: bigint): void {
@@ -264,6 +313,7 @@ export class EtcdRegistryStore implements MirrorSource {
 
   /** Revokes the lease, removing every entry on it in one revision. */
   async revokeLease(leaseId: bigint, options?: CallOptions): Promise<{ revision: number }> {
+    this.grantedTtls.delete(leaseId);
     let attempts = 0;
     const response = await withRetry("revoke lease", this.deadline(options), async (o) => {
       attempts++;
@@ -355,15 +405,26 @@ export class EtcdRegistryStore implements MirrorSource {
     return Number(response.header.revision);
   }
 
-  /** Throws `out_of_range` if history from `revision` on has been compacted away. */
+  /**
+   * Throws `out_of_range` if history from `revision` on is gone: compacted away, or never written here
+   * because etcd's revision went backwards (a restored or replaced cluster). A client only learns a
+   * revision from an answer, so one more than etcd's current revision + 1 proves such a regression.
+   */
   async assertHistoryFrom(revision: number, options?: CallOptions): Promise<void> {
+    const deadline = this.deadline(options);
+    const current = await this.revisionBy(deadline);
+    if (revision > current + 1) {
+      throw new StoreError(
+        "out_of_range",
+        `start revision ${revision} is ahead of etcd's revision ${current}: the registry's history was reset (restored or replaced etcd); re-read and watch again`,
+      );
+    }
+    if (revision > current) return;
     try {
-      await withRetry("read history", this.deadline(options), (o) =>
+      await withRetry("read history", deadline, (o) =>
         this.etcd.kv.range({ key: utf8(this.layout.devicesPrefix), count_only: true, revision }, o),
       );
     } catch (error) {
-      // A revision etcd has not reached yet is fine: a watch from it simply waits.
-      if (error instanceof Error && /future revision/.test(error.message)) return;
       throw toStoreError(error, "read history");
     }
   }

@@ -1,7 +1,8 @@
 export type * from "../types.js";
-export { DeviceMirror, type MirrorOptions } from "./mirror.js";
+export { DeviceMirror, type MirrorOptions, type MirrorStats } from "./mirror.js";
 export {
   entryFromWire,
+  MAX_FEED_USERS,
   type RegistryFeedClient,
   registryFeedSource,
   type WireEvent,

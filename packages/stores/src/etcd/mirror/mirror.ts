@@ -9,6 +9,20 @@ export interface MirrorOptions {
   historyEvents?: number;
   /** Told about every failed load or broken watch (the mirror retries by itself). */
   onError?: (error: unknown) => void;
+  /** Told each time a subscriber is cut off for falling behind (for a metric). */
+  onSubscriberOverflow?: () => void;
+}
+
+/** What `stats()` reports: for metrics and tests. */
+export interface MirrorStats {
+  entries: number;
+  revision: number;
+  live: boolean;
+  subscribers: number;
+  /** Undelivered events held for all subscribers together: bounded by subscribers × maxSubscriberBacklog. */
+  queuedEvents: number;
+  /** Completed loads (the first one and every reload after a compaction, regression or broken feed). */
+  loads: number;
 }
 
 type Devices = Map<string, DeviceEntry>;
@@ -37,6 +51,9 @@ export class DeviceMirror {
   private closed = false;
   private watch: WatchHandle | undefined;
   private readonly readyWaiters = new Set<() => void>();
+  private readonly catchUpWaiters = new Set<() => void>();
+  private entryCount = 0;
+  private loads = 0;
   private readonly maxBacklog: number;
   private readonly historyLimit: number;
 
@@ -59,6 +76,7 @@ export class DeviceMirror {
     this.watch?.close();
     this.endSubscribers(new StoreError("unavailable", "the registry mirror is shutting down"));
     for (const wake of this.readyWaiters) wake();
+    for (const wake of this.catchUpWaiters) wake();
   }
 
   /** Loaded and its feed connected. */
@@ -89,6 +107,38 @@ export class DeviceMirror {
     this.writeFloor = Math.max(this.writeFloor, revision);
   }
 
+  /**
+   * Waits (at most `timeoutMs`) until a live mirror has applied every write noted so far. The watch
+   * usually delivers an acknowledged write within a millisecond or two, so a lookup right after a
+   * register waits that long instead of paying an etcd round trip; a mirror that is not live, or
+   * stays behind, lets the caller fall back to etcd after the timeout.
+   */
+  async catchUp(timeoutMs: number): Promise<void> {
+    if (!this.live || this.appliedRevision >= this.writeFloor) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.catchUpWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.catchUpWaiters.add(done);
+    });
+  }
+
+  stats(): MirrorStats {
+    let queuedEvents = 0;
+    for (const subscriber of this.subscribers) queuedEvents += subscriber.pending;
+    return {
+      entries: this.entryCount,
+      revision: this.appliedRevision,
+      live: this.live,
+      subscribers: this.subscribers.size,
+      queuedEvents,
+      loads: this.loads,
+    };
+  }
+
   /** Whether any entry the mirror knows is attached to the lease. */
   hasLease(leaseId: bigint): boolean {
     return (this.leaseEntries.get(leaseId) ?? 0) > 0;
@@ -117,15 +167,24 @@ export class DeviceMirror {
   subscribe(
     fromRevision: number | undefined,
     users?: ReadonlySet<string>,
+    onOverflow?: () => void,
   ): { subscription: Subscription; startsAfter: number } | undefined {
     if (!this.live) return undefined;
     const from = fromRevision ?? this.appliedRevision + 1;
     if (from < this.historyFrom && from <= this.appliedRevision) return undefined;
+    // Ahead of what the mirror has applied: either it lags the instance the client came from, or the
+    // source's revision went backwards (etcd restored or replaced) and the client's history is gone.
+    // Only the source can tell which, so the caller asks it.
+    if (from > this.appliedRevision + 1) return undefined;
     const subscription: Subscription = new Subscription({
       users,
       fromRevision: from,
       maxBacklog: this.maxBacklog,
       onClose: () => this.subscribers.delete(subscription),
+      onOverflow: () => {
+        this.options.onSubscriberOverflow?.();
+        onOverflow?.();
+      },
     });
     for (const batch of this.history) if (batch.revision >= from) subscription.push(batch);
     this.subscribers.add(subscription);
@@ -174,10 +233,15 @@ export class DeviceMirror {
   }
 
   private reset(snapshot: Snapshot): void {
+    // A source whose revision went backwards (etcd restored or wiped) makes every write noted before
+    // meaningless: keeping the floor would send every lookup to the source until revisions caught up.
+    if (snapshot.revision < this.appliedRevision) this.writeFloor = 0;
     this.users.clear();
     this.leaseEntries.clear();
+    this.entryCount = 0;
     for (const entry of snapshot.entries) this.put(entry);
     this.appliedRevision = snapshot.revision;
+    this.loads++;
     this.history = [];
     this.historyCount = 0;
     this.historyFrom = snapshot.revision + 1;
@@ -192,7 +256,9 @@ export class DeviceMirror {
     }
     this.appliedRevision = batch.revision;
     this.remember(batch);
+    // A subscriber cut off during push leaves the set at once; deleting while iterating a Set is safe.
     for (const subscriber of this.subscribers) subscriber.push(batch);
+    if (this.appliedRevision >= this.writeFloor) for (const wake of this.catchUpWaiters) wake();
   }
 
   private remember(batch: ChangeBatch): void {
@@ -213,6 +279,7 @@ export class DeviceMirror {
     }
     const previous = devices.get(entry.deviceId);
     if (previous) this.countLease(previous.leaseId, -1);
+    else this.entryCount++;
     devices.set(entry.deviceId, entry);
     this.countLease(entry.leaseId, 1);
   }
@@ -222,6 +289,7 @@ export class DeviceMirror {
     const previous = devices?.get(entry.deviceId);
     if (!devices || !previous) return;
     devices.delete(entry.deviceId);
+    this.entryCount--;
     if (devices.size === 0) this.users.delete(entry.userId);
     this.countLease(previous.leaseId, -1);
   }
@@ -233,7 +301,7 @@ export class DeviceMirror {
   }
 
   private endSubscribers(error: Error): void {
-    for (const subscriber of this.subscribers) subscriber.fail(error);
+    for (const subscriber of [...this.subscribers]) subscriber.fail(error);
     this.subscribers.clear();
   }
 

@@ -57,13 +57,24 @@ function eventFromWire(event: WireEvent): ChangeEvent | undefined {
   };
 }
 
+/** Most users one source may follow: BatchLookup's and Watch's limit. */
+export const MAX_FEED_USERS = 1_000;
+
 /**
- * A mirror source over a registry service, for a router that keeps its own cache of some users (at most
- * 1,000 per source, the RPCs' limit): snapshot with BatchLookup, follow with Watch from the snapshot's
- * revision + 1, resuming after every disconnect from the last revision received.
+ * A mirror source over a registry service, for a router that keeps its own cache of some users (1 to
+ * 1,000 per source, the RPCs' limit; a router caching more users runs one mirror per group of users):
+ * snapshot with BatchLookup, follow with Watch from the snapshot's revision + 1, resuming after every
+ * disconnect (the service restarting, a lagging stream cut off with RESOURCE_EXHAUSTED, a network
+ * blip) from the last revision received, so nothing is missed or repeated. When the service answers
+ * OUT_OF_RANGE (its etcd compacted that history, or was reset) the watch ends with `out_of_range` and
+ * the mirror loads a fresh snapshot.
  */
 export function registryFeedSource(client: RegistryFeedClient, userIds: readonly string[]): MirrorSource {
-  const users = [...userIds];
+  const users = [...new Set(userIds)];
+  // An empty list would mean "no snapshot" to BatchLookup but "everyone" to Watch: refuse it.
+  if (users.length === 0 || users.length > MAX_FEED_USERS) {
+    throw new RangeError(`a registry feed follows 1 to ${MAX_FEED_USERS} users, got ${users.length}`);
+  }
   return {
     async snapshot(options) {
       const response = await client.batchLookup(
