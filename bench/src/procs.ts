@@ -1,6 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { openSync, readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
+import { httpGet } from "./metrics.js";
 import { sleep } from "./stats.js";
 
 const CLK_TCK = (() => {
@@ -106,9 +107,7 @@ export async function spawnServer(opts: SpawnOptions): Promise<ChildServer> {
     for (;;) {
       if (exited) throw failure(`exited (${JSON.stringify(exited)})`);
       try {
-        const response = await fetch(`${baseUrl}${path}`, { signal: AbortSignal.timeout(1000) });
-        await response.arrayBuffer();
-        if (response.ok) break;
+        if ((await httpGet(`${baseUrl}${path}`, 1000)).status === 200) break;
       } catch {}
       if (Date.now() > deadline) throw failure("did not become ready");
       await sleep(100);

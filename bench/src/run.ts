@@ -130,6 +130,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
     const bench = new Bench(opts, dir, anchors);
 
     const startService = async (app: "sequence" | "registry", env: Record<string, string>) => {
+      const t1 = performance.now();
       const [port] = await freePorts(1);
       const profileArgs = opts.profile
         ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${app}.cpuprofile`]
@@ -145,7 +146,13 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
         ready: { path: "/readyz" },
       });
       started.push(server);
+      log(`bench: ${app} ready after ${((performance.now() - t1) / 1000).toFixed(1)} s`);
       return server;
+    };
+    const stopService = async (server: ChildServer) => {
+      const t1 = performance.now();
+      await server.stop();
+      log(`bench: ${server.name} stopped after ${((performance.now() - t1) / 1000).toFixed(1)} s`);
     };
 
     const tables: Record<string, Row[]> = {};
@@ -164,7 +171,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
         (error: Error) => tables.sequence!.push(failedRow("sequence", error)),
       );
       print(`sequence (servers on node ${serverNode}, ${meta.mode})`, tables.sequence);
-      await sequence.stop();
+      await stopService(sequence);
     }
     if (opts.services.has("registry")) {
       const registry = await startService("registry", { ETCD_ENDPOINTS: etcd.endpoints.join(",") });
@@ -173,7 +180,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
         tables.registry!.push(failedRow("registry", error)),
       );
       print(`registry (servers on node ${serverNode}, ${meta.mode})`, tables.registry);
-      await registry.stop();
+      await stopService(registry);
     }
 
     const profiles: Record<string, string> = {};

@@ -2,7 +2,11 @@
 import { startLocalBackends } from "./backends.ts";
 
 const backends = await startLocalBackends();
-console.log(Object.entries(backends.env).map(([name, value]) => `${name}=${value}`).join("\n"));
+console.log(
+  Object.entries(backends.env)
+    .map(([name, value]) => `${name}=${value}`)
+    .join("\n"),
+);
 console.log("backing services ready");
 
 let stopping = false;

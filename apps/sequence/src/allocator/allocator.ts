@@ -2,6 +2,7 @@ import { StoreError } from "@im-core/stores";
 import { EpochFencedError, type MySqlSequenceBackup } from "@im-core/stores/mysql";
 import type { RedisSequenceStore } from "@im-core/stores/redis";
 import type { ConversationRef } from "./conversation.js";
+import { type Batch, Coalescer } from "./coalescer.js";
 import { EpochGuard } from "./epochs.js";
 import { SingleFlight } from "./single-flight.js";
 
@@ -21,10 +22,24 @@ export interface AllocatorOptions {
   prefetchAfter?: number;
   /** Background reservations fail silently for the caller; report them here. */
   onBackgroundError?: (error: unknown) => void;
+  /** What happened, for metrics. */
+  events?: AllocatorEvents;
 }
 
-// Each retry follows a state change (seeded, extended, epoch caught up); more than a few in a row
-// means Redis keeps losing the counter under us, and the caller is better off retrying later.
+export interface AllocatorEvents {
+  /**
+   * A reservation reached Redis: `seed` created a missing or stale counter from MySQL, `extend`
+   * made room for callers waiting on a used-up block, `ahead` made room in the background.
+   */
+  reservation?(reason: "seed" | "extend" | "ahead"): void;
+  /** `calls` Next calls were answered by a script call made together with another one. */
+  coalesced?(calls: number): void;
+  /** The Redis server(s) changed (restart, failover): the epoch was looked up again. */
+  serverChange?(): void;
+}
+
+// A call only goes round again when the epoch moved under it (the Redis server changed mid-call).
+// More than a few in a row means Redis keeps changing under us: the caller had better retry later.
 const MAX_ATTEMPTS = 6;
 
 /**
@@ -38,43 +53,44 @@ export class SequenceAllocator {
   readonly #step: number;
   readonly #prefetchBelow: number;
   readonly #onBackgroundError: (error: unknown) => void;
-  readonly #reservations = new SingleFlight<void>();
+  readonly #events: AllocatorEvents;
+  readonly #lanes: Coalescer<ConversationRef>;
   readonly #prefetches = new SingleFlight<void>();
 
   constructor(redis: RedisSequenceStore, backup: MySqlSequenceBackup, opts: AllocatorOptions) {
     this.#redis = redis;
     this.#backup = backup;
-    this.#epochs = new EpochGuard(redis, backup);
+    this.#events = opts.events ?? {};
+    this.#epochs = new EpochGuard(redis, backup, () => this.#events.serverChange?.());
     this.#step = opts.step;
     this.#prefetchBelow = Math.ceil(opts.step * (1 - (opts.prefetchAfter ?? 0.15)));
     this.#onBackgroundError = opts.onBackgroundError ?? (() => {});
+    this.#lanes = new Coalescer({
+      allocate: (conversation, batch) => this.#allocate(conversation, batch),
+      // Near 2^53 a batch may not fit where its first callers would: serve them one by one.
+      splitOn: (error) => error instanceof StoreError && error.kind === "exhausted",
+      onCoalesced: (calls) => this.#events.coalesced?.(calls),
+    });
   }
 
-  /** `count` consecutive numbers, all above every number handed out before for `conversation`. */
-  async next(conversation: ConversationRef, count: number): Promise<SequenceRange> {
-    for (let attempt = 1; ; attempt += 1) {
-      const ticket = await this.#epochs.ticket();
-      const reply = await this.#redis.next(ticket, conversation.key, count, this.#prefetchBelow);
-      if (reply.status === "ok") {
-        if (reply.prefetch) this.#prefetch(conversation);
-        return { first: reply.first, last: reply.last };
-      }
-      if (attempt === MAX_ATTEMPTS) {
-        throw new StoreError(
-          "unavailable",
-          `no numbers after ${attempt} attempts: the counter keeps changing`,
-        );
-      }
-      if (reply.status === "behind") await this.#epochs.catchUp(reply.epoch);
-      else await this.#makeRoom(conversation, count);
-    }
+  /** The epoch this instance allocates in (0 before it first talked to Redis). */
+  get epoch(): number {
+    return this.#epochs.epoch;
+  }
+
+  /**
+   * `count` consecutive numbers, all above every number handed out before for `conversation`.
+   * Concurrent calls for one conversation share one script call (see Coalescer).
+   */
+  next(conversation: ConversationRef, count: number): Promise<SequenceRange> {
+    return this.#lanes.next(conversation.key, conversation, count);
   }
 
   /** Many allocations; a conversation named twice gets consecutive ranges, in order. */
   async nextMany(
     items: readonly { conversation: ConversationRef; count: number }[],
   ): Promise<SequenceRange[]> {
-    // One script call per distinct conversation, then split: keeps request order within each.
+    // One allocation per distinct conversation, then split: keeps request order within each.
     const totals = new Map<string, { conversation: ConversationRef; count: number }>();
     for (const { conversation, count } of items) {
       const total = totals.get(conversation.key);
@@ -116,45 +132,119 @@ export class SequenceAllocator {
     await this.#prefetches.idle();
   }
 
-  #makeRoom(conversation: ConversationRef, count: number): Promise<void> {
-    // Callers whose count the shared run did not cover simply find the block used up again.
-    return this.#reservations.run(conversation.key, () => this.#reserve(conversation, count, "request"));
+  /**
+   * One script call for the whole batch; if the block is used up (or the counter missing), one
+   * reservation sized for everyone waiting, which hands the batch its numbers as it is applied.
+   */
+  async #allocate(conversation: ConversationRef, batch: Batch): Promise<SequenceRange> {
+    for (let attempt = 1; ; attempt += 1) {
+      if (attempt > MAX_ATTEMPTS) {
+        throw new StoreError(
+          "unavailable",
+          `no numbers after ${MAX_ATTEMPTS} attempts: the Redis server keeps changing (epoch ${this.epoch})`,
+        );
+      }
+      const ticket = await this.#epochs.ticket();
+      const reply = await this.#redis.next(ticket, conversation.key, batch.total, this.#prefetchBelow);
+      if (reply.status === "ok") {
+        if (reply.prefetch) this.#prefetch(conversation);
+        return { first: reply.first, last: reply.last };
+      }
+      if (reply.status === "behind") {
+        await this.#epochs.catchUp(reply.epoch);
+        continue;
+      }
+      const range = await this.#reserveFor(conversation, batch);
+      if (range) return range;
+    }
+  }
+
+  /**
+   * Under the conversation's MySQL lock (held until Redis has the result): try again, since another
+   * instance may have made room meanwhile; otherwise commit a ceiling high enough for every caller
+   * waiting, and apply it to Redis together with their allocation (`grant`), so that no other
+   * instance can use up the new room first. Undefined: the epoch moved on, go round again.
+   */
+  async #reserveFor(conversation: ConversationRef, batch: Batch): Promise<SequenceRange | undefined> {
+    try {
+      return await this.#backup.locked(conversation.id, async (reserve) => {
+        // Whoever queued while we waited for the lock is served by this round too.
+        batch.absorbQueued();
+        const count = batch.total;
+        const ticket = await this.#epochs.ticket();
+        const reply = await this.#redis.next(ticket, conversation.key, count, this.#prefetchBelow);
+        if (reply.status === "ok") {
+          if (reply.prefetch) this.#prefetch(conversation);
+          return { first: reply.first, last: reply.last };
+        }
+        if (reply.status === "behind") {
+          await this.#epochs.catchUp(reply.epoch);
+          return undefined;
+        }
+        // Whole steps: one MySQL write covers every waiting caller, and keeps ~one write per step.
+        const wanted = Math.ceil(count / this.#step) * this.#step;
+        const reservation = await reserve(conversation, ticket.epoch, (previous) =>
+          Math.min(previous + wanted, MAX_SEQUENCE),
+        );
+        const granted = await this.#redis.grant(
+          ticket,
+          conversation.key,
+          reservation.previous,
+          reservation.ceiling,
+          count,
+        );
+        if (granted.status === "behind") {
+          await this.#epochs.catchUp(granted.epoch);
+          return undefined;
+        }
+        if (granted.status === "reserve") {
+          // The counter is at most the old ceiling, and `wanted` ≥ count above it was committed:
+          // only the 2^53 cap can leave it short.
+          if (reservation.ceiling >= MAX_SEQUENCE) {
+            throw new StoreError("exhausted", "sequence numbers of this conversation would exceed 2^53 - 1");
+          }
+          throw new StoreError(
+            "failed_precondition",
+            `Redis counter ${granted.cur} is above MySQL's ceiling ${reservation.previous}: are REDIS_URL and MYSQL_URL a pair?`,
+          );
+        }
+        this.#events.reservation?.(granted.seeded ? "seed" : "extend");
+        if (reservation.ceiling - granted.last < this.#prefetchBelow) this.#prefetch(conversation);
+        return { first: granted.first, last: granted.last };
+      });
+    } catch (error) {
+      if (!(error instanceof EpochFencedError)) throw error;
+      // A newer epoch exists: our counters may be stale copies. Adopt it and go round again.
+      await this.#epochs.catchUp(error.current);
+      return undefined;
+    }
   }
 
   #prefetch(conversation: ConversationRef): void {
     this.#prefetches
-      .run(conversation.key, () => this.#reserve(conversation, this.#prefetchBelow, "prefetch"))
+      .run(conversation.key, () => this.#reserveAhead(conversation))
       .catch(this.#onBackgroundError);
   }
 
   /**
-   * Under the conversation's MySQL lock (held until Redis has the result): re-read the counter,
-   * since another instance may have done the work meanwhile; otherwise commit a higher ceiling,
-   * then seed a missing counter at the old ceiling or raise a live one's limit.
+   * In the background, before the block is used up: raise a live counter's ceiling by one step,
+   * unless someone did meanwhile. A missing counter is left to the next request to seed.
    */
-  async #reserve(conversation: ConversationRef, room: number, why: "request" | "prefetch"): Promise<void> {
+  async #reserveAhead(conversation: ConversationRef): Promise<void> {
     try {
       await this.#backup.locked(conversation.id, async (reserve) => {
         const ticket = await this.#epochs.ticket();
         const state = await this.#redis.peek(ticket, conversation.key);
-        if (state !== undefined && state.epoch > ticket.epoch) return; // the caller catches up and retries
-        const live = state !== undefined && state.epoch === ticket.epoch;
-        if (live ? state.max - state.cur >= room : why === "prefetch") return;
-
-        const wanted = Math.max(this.#step, room);
+        if (state === undefined || state.epoch !== ticket.epoch) return;
+        if (state.max - state.cur >= this.#prefetchBelow) return;
         const reservation = await reserve(conversation, ticket.epoch, (previous) =>
-          Math.min(previous + wanted, MAX_SEQUENCE),
+          Math.min(previous + this.#step, MAX_SEQUENCE),
         );
-        const from = live ? state.cur : reservation.previous;
-        if (reservation.ceiling - from < room) {
-          throw new StoreError("exhausted", `sequence numbers of this conversation would exceed 2^53 - 1`);
-        }
-        if (live) await this.#redis.extend(ticket, conversation.key, reservation.ceiling);
-        else await this.#redis.seed(ticket, conversation.key, reservation.previous, reservation.ceiling);
+        const applied = await this.#redis.extend(ticket, conversation.key, reservation.ceiling);
+        if (applied.status === "ok") this.#events.reservation?.("ahead");
       });
     } catch (error) {
       if (!(error instanceof EpochFencedError)) throw error;
-      // A newer epoch exists: our counters may be stale copies. Adopt it; the caller retries.
       await this.#epochs.catchUp(error.current);
     }
   }

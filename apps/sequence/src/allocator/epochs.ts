@@ -12,11 +12,20 @@ import type { RedisSequenceStore, Ticket } from "@im-core/stores/redis";
 export class EpochGuard {
   #known: { identity: string; epoch: number } | undefined;
   #resolving: Promise<number> | undefined;
+  /** The last identity seen, kept across catchUp() (which forgets #known): tells real server changes. */
+  #lastIdentity: string | undefined;
+  #lastEpoch = 0;
 
   constructor(
     private readonly redis: RedisSequenceStore,
     private readonly backup: MySqlSequenceBackup,
+    private readonly onServerChange: () => void = () => {},
   ) {}
+
+  /** The epoch last looked up (0 before the first). */
+  get epoch(): number {
+    return this.#lastEpoch;
+  }
 
   async ticket(): Promise<Ticket> {
     const connection = await this.redis.connection();
@@ -49,6 +58,9 @@ export class EpochGuard {
       .epochFor(identity)
       .then((epoch) => {
         this.#known = { identity, epoch };
+        if (this.#lastIdentity !== undefined && this.#lastIdentity !== identity) this.onServerChange();
+        this.#lastIdentity = identity;
+        this.#lastEpoch = epoch;
         return epoch;
       })
       .finally(() => {

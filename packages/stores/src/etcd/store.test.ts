@@ -78,6 +78,44 @@ describe.concurrent("etcd registry store", () => {
     expect(where((await store.lookup(["u"])).entries)).toEqual(["u/1@gw", "u/3@gw"]);
   });
 
+  it("a Register whose txn committed but whose answer was lost answers what that txn did", async () => {
+    const store = etcd.store({ maxDevices: 1, devicePolicy: "evict_oldest" });
+    await store.register({ userId: "u", deviceId: "old", gatewayNode: "gw" });
+    // The first txn commits, then its answer is "lost" (a transient error, as when the leader changes).
+    const kv = (store as unknown as { etcd: { kv: { txn: (...args: unknown[]) => Promise<unknown> } } }).etcd
+      .kv;
+    const txn = kv.txn.bind(kv);
+    let lost = 0;
+    kv.txn = async (...args: unknown[]) => {
+      const response = await txn(...args);
+      if (lost++ === 0) throw new Error("14 UNAVAILABLE: connection closed");
+      return response;
+    };
+    const result = await store.register({ userId: "u", deviceId: "new", gatewayNode: "gw-2" });
+    kv.txn = txn;
+    expect(lost).toBeGreaterThanOrEqual(2); // it was retried
+    expect(where(result.evicted)).toEqual(["u/old@gw"]);
+    // The entry is the one write it answered for, not a second write made by the retry.
+    const { entries } = await store.lookup(["u"]);
+    expect(where(entries)).toEqual(["u/new@gw-2"]);
+    expect(entries[0]!.modRevision).toBe(result.revision);
+    expect(entries[0]!.connectedAtMs).toBe(result.connectedAtMs);
+  });
+
+  it("a stale hint never breaks the device limit; a current one spares the read", async () => {
+    const store = etcd.store({ maxDevices: 2 });
+    const empty = await store.lookup(["u"]);
+    await store.register({ userId: "u", deviceId: "1", gatewayNode: "gw" });
+    await store.register({ userId: "u", deviceId: "2", gatewayNode: "gw" });
+    // The hint still says "no devices": the compare fails, the retry reads etcd and rejects.
+    expect(await kindOf(store.register({ userId: "u", deviceId: "3", gatewayNode: "gw", hint: empty }))).toBe(
+      "exhausted",
+    );
+    const current = await store.lookup(["u"]);
+    await store.register({ userId: "u", deviceId: "2", gatewayNode: "gw-2", hint: current });
+    expect(where((await store.lookup(["u"])).entries)).toEqual(["u/1@gw", "u/2@gw-2"]);
+  });
+
   it("unregisters only while the entry points to the given gateway", async () => {
     const store = etcd.store();
     await store.register({ userId: "u", deviceId: "d", gatewayNode: "old" });
@@ -141,6 +179,8 @@ describe.concurrent("etcd registry store", () => {
     });
     expect(failure).toBeInstanceOf(StoreError);
     expect((failure as StoreError).kind).toBe("out_of_range");
-    await store.assertHistoryFrom(now + 1000);
+    // The next revision is fine (a watch from it waits); beyond it, the client's history was lost.
+    await store.assertHistoryFrom(now + 1);
+    expect(await kindOf(store.assertHistoryFrom(now + 1000))).toBe("out_of_range");
   });
 });

@@ -26,12 +26,42 @@ export function createRedisClient(url: string, opts: RedisConnectOptions = {}): 
   return new Redis(url, safeOptions(opts));
 }
 
-export function createRedisClusterClient(nodes: ClusterNode[], opts: RedisConnectOptions = {}): Cluster {
+export function createRedisClusterClient(
+  nodes: ClusterNode[],
+  opts: RedisConnectOptions & Pick<RedisOptions, "username" | "password" | "tls"> = {},
+): Cluster {
   const { enableOfflineQueue, retryStrategy, ...redisOptions } = safeOptions(opts);
   return new Cluster(nodes, {
     enableOfflineQueue,
     enableAutoPipelining: true,
     clusterRetryStrategy: retryStrategy,
-    redisOptions,
+    redisOptions: {
+      ...redisOptions,
+      ...(opts.username ? { username: opts.username } : {}),
+      ...(opts.password ? { password: opts.password } : {}),
+      ...(opts.tls ? { tls: opts.tls } : {}),
+    },
+  });
+}
+
+/**
+ * A cluster client from seed URLs (`redis://[user:password@]host:port`, `rediss://` for TLS). The
+ * seeds only serve to discover the cluster, so they must agree on credentials and TLS: every node
+ * is reached the same way.
+ */
+export function createRedisClusterClientFromUrls(seeds: readonly string[], opts: RedisConnectOptions = {}) {
+  const parsed = seeds.map((seed) => new URL(seed));
+  const first = parsed[0];
+  if (!first) throw new Error("a Redis Cluster needs at least one seed URL");
+  const access = (url: URL) => `${url.protocol}${url.username}:${url.password}`;
+  if (parsed.some((url) => access(url) !== access(first))) {
+    throw new Error("the Redis Cluster seed URLs must share one scheme and one username:password");
+  }
+  const nodes = parsed.map((url) => ({ host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || 6379) }));
+  return createRedisClusterClient(nodes, {
+    ...opts,
+    ...(first.username ? { username: decodeURIComponent(first.username) } : {}),
+    ...(first.password ? { password: decodeURIComponent(first.password) } : {}),
+    ...(first.protocol === "rediss:" ? { tls: {} } : {}),
   });
 }

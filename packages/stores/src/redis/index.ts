@@ -1,8 +1,14 @@
 export type { ClusterNode } from "ioredis";
-export { createRedisClient, createRedisClusterClient, type RedisConnectOptions } from "./connect.js";
+export {
+  createRedisClient,
+  createRedisClusterClient,
+  createRedisClusterClientFromUrls,
+  type RedisConnectOptions,
+} from "./connect.js";
 export {
   type ApplyReply,
   type CounterState,
+  type GrantReply,
   type NextReply,
   type RedisConnection,
   RedisSequenceStore,

@@ -28,6 +28,11 @@ export type NextReply =
   | { readonly status: "reserve"; readonly cur: number; readonly max: number }
   | { readonly status: "behind"; readonly epoch: number };
 
+export type GrantReply =
+  | { readonly status: "ok"; readonly first: number; readonly last: number; readonly seeded: boolean }
+  | { readonly status: "reserve"; readonly cur: number; readonly max: number }
+  | { readonly status: "behind"; readonly epoch: number };
+
 export type ApplyReply =
   | { readonly status: "ok" | "noop" }
   | { readonly status: "behind"; readonly epoch: number };
@@ -141,6 +146,23 @@ export class RedisSequenceStore {
   /** Creates the counter at `from` (nothing above it was ever handed out) if missing or stale. */
   async seed(ticket: Ticket, key: string, from: number, ceiling: number): Promise<ApplyReply> {
     return applyReply(await this.#run(ticket, key, "seed", from, ceiling));
+  }
+
+  /**
+   * Applies a reservation and allocates `count` in one atomic step: raises a live counter's ceiling
+   * to `ceiling`, or seeds a missing or stale one at `from` (nothing above it was ever handed out),
+   * then hands out `count` numbers if they fit below the ceiling.
+   */
+  async grant(ticket: Ticket, key: string, from: number, ceiling: number, count: number): Promise<GrantReply> {
+    const reply = await this.#run(ticket, key, "grant", from, ceiling, count);
+    switch (reply[0]) {
+      case Status.ok:
+        return { status: "ok", first: at(reply, 1), last: at(reply, 2), seeded: reply[3] === 1 };
+      case Status.reserve:
+        return { status: "reserve", cur: at(reply, 1), max: at(reply, 2) };
+      default:
+        return behind(reply);
+    }
   }
 
   /** Raises the reserved ceiling of a live counter; never lowers it, never creates a counter. */

@@ -50,6 +50,30 @@ if op == 'seed' then
   return { OK }
 end
 
+if op == 'grant' then
+  -- Applies a reservation and hands its caller's numbers out in the same atomic step, so no other
+  -- instance can use up the new room first (which would send the caller round again).
+  -- ARGV[3] = the ceiling read from MySQL under the reservation lock (every number ever handed out
+  -- is at or below it), ARGV[4] = the new ceiling just committed above it, ARGV[5] = count.
+  local ceiling = tonumber(ARGV[4])
+  local seeded = 0
+  if current then
+    if ceiling > max then
+      redis.call('HSET', key, 'max', ARGV[4])
+      max = ceiling
+    end
+  else
+    redis.call('HSET', key, 'cur', ARGV[3], 'max', ARGV[4], 'ep', ARGV[2])
+    cur, max, seeded = tonumber(ARGV[3]), ceiling, 1
+  end
+  local count = tonumber(ARGV[5])
+  if cur + count > max then
+    return { RESERVE, cur, max }
+  end
+  local last = redis.call('HINCRBY', key, 'cur', count)
+  return { OK, last - count + 1, last, seeded }
+end
+
 if op == 'extend' then
   -- ARGV[3] = a ceiling just committed to MySQL. Only raises max of a live key: a missing or stale
   -- key must be seeded, never half-created.

@@ -1,0 +1,108 @@
+import type { SequenceRange } from "./allocator.js";
+
+interface Waiter {
+  readonly count: number;
+  resolve(range: SequenceRange): void;
+  reject(error: unknown): void;
+}
+
+interface Lane<T> {
+  /** Callers waiting for the next run, in arrival order. */
+  queue: Waiter[];
+  busy: boolean;
+  /** What the key stands for (the first caller's: every caller of a key names the same thing). */
+  subject: T;
+}
+
+/** The callers one allocation serves: their counts add up to `total`; ranges follow their order. */
+export interface Batch {
+  readonly total: number;
+  readonly size: number;
+  /**
+   * Takes in every caller queued behind this batch, so that a reservation made for the batch covers
+   * them too (they arrived later, so they are served after the batch's earlier callers).
+   */
+  absorbQueued(): void;
+}
+
+export interface CoalescerOptions<T> {
+  /** Allocates `batch.total` consecutive numbers for `subject`. */
+  allocate: (subject: T, batch: Batch) => Promise<SequenceRange>;
+  /** A batch failing with this error is retried caller by caller (e.g. only some of them fit). */
+  splitOn?: (error: unknown) => boolean;
+  /** Called with the number of callers that shared another caller's allocation. */
+  onCoalesced?: (calls: number) => void;
+}
+
+/**
+ * At most one allocation per key in flight: callers arriving meanwhile queue, and the next
+ * allocation serves all of them at once (one Redis script call for `sum(count)`), its range split
+ * among them in arrival order. A caller therefore never spins against the others on its key: it
+ * waits for at most the run ahead of it, then is served by its own batch's run.
+ *
+ * Order is kept: within a batch, earlier arrivals get lower numbers; a later batch starts after
+ * the earlier one returned, so it gets higher numbers (the script only ever moves forward).
+ */
+export class Coalescer<T> {
+  readonly #lanes = new Map<string, Lane<T>>();
+  readonly #opts: CoalescerOptions<T>;
+
+  constructor(opts: CoalescerOptions<T>) {
+    this.#opts = opts;
+  }
+
+  /** `count` consecutive numbers for `subject`, whose identity is `key`. */
+  next(key: string, subject: T, count: number): Promise<SequenceRange> {
+    return new Promise((resolve, reject) => {
+      let lane = this.#lanes.get(key);
+      if (!lane) {
+        lane = { queue: [], busy: false, subject };
+        this.#lanes.set(key, lane);
+      }
+      lane.queue.push({ count, resolve, reject });
+      if (!lane.busy) void this.#drain(key, lane);
+    });
+  }
+
+  async #drain(key: string, lane: Lane<T>): Promise<void> {
+    lane.busy = true;
+    while (lane.queue.length > 0) {
+      const waiters = lane.queue.splice(0);
+      await this.#serve(lane, waiters, true);
+    }
+    lane.busy = false;
+    this.#lanes.delete(key);
+  }
+
+  async #serve(lane: Lane<T>, waiters: Waiter[], mayAbsorb: boolean): Promise<void> {
+    const batch: Batch = {
+      get total() {
+        return waiters.reduce((sum, w) => sum + w.count, 0);
+      },
+      get size() {
+        return waiters.length;
+      },
+      absorbQueued() {
+        if (mayAbsorb) waiters.push(...lane.queue.splice(0));
+      },
+    };
+    let range: SequenceRange;
+    try {
+      range = await this.#opts.allocate(lane.subject, batch);
+    } catch (error) {
+      if (waiters.length > 1 && this.#opts.splitOn?.(error)) {
+        // One by one, in order; nobody may jump in between (the queue waits for the next batch).
+        for (const waiter of waiters) await this.#serve(lane, [waiter], false);
+      } else {
+        for (const waiter of waiters) waiter.reject(error);
+      }
+      return;
+    }
+    if (waiters.length > 1) this.#opts.onCoalesced?.(waiters.length - 1);
+    let first = range.first;
+    for (const waiter of waiters) {
+      waiter.resolve({ first, last: first + waiter.count - 1 });
+      first += waiter.count;
+    }
+  }
+}
