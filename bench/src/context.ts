@@ -215,7 +215,14 @@ export interface Around {
 
 /** A row from a closed-loop result: errors by code become the status. */
 export function loadRow(
-  args: { section: string; case: string; target: string; method?: string; protocol?: string; concurrency: number },
+  args: {
+    section: string;
+    case: string;
+    target: string;
+    method?: string;
+    protocol?: string;
+    concurrency: number;
+  },
   result: LoadResult,
   cpuMsUsed: number | undefined,
   units?: { perCall: number; name: string },
@@ -227,7 +234,10 @@ export function loadRow(
     status =
       unimplemented === result.requests
         ? "UNIMPLEMENTED"
-        : `errors: ${errors.map(([c, n]) => `${n} ${c}`).join(", ")} (${result.firstError ?? ""})`.slice(0, 120);
+        : `errors: ${errors.map(([c, n]) => `${n} ${c}`).join(", ")} (${result.firstError ?? ""})`.slice(
+            0,
+            120,
+          );
   }
   const measured = result.ok > 0;
   return {

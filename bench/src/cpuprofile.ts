@@ -91,7 +91,9 @@ export function summarise(profile: CpuProfile): Summary {
     totalMs: totalUs / 1000,
     idleMs: idleUs / 1000,
     functions,
-    categories: [...categories].map(([name, us]) => ({ name, selfMs: us / 1000 })).sort((a, b) => b.selfMs - a.selfMs),
+    categories: [...categories]
+      .map(([name, us]) => ({ name, selfMs: us / 1000 }))
+      .sort((a, b) => b.selfMs - a.selfMs),
   };
 }
 
@@ -103,7 +105,9 @@ export function formatSummary(s: Summary, top = 30): string {
     `profiled ${(s.totalMs / 1000).toFixed(1)} s, busy ${(busy / 1000).toFixed(1)} s (percentages are of busy time)`,
     "",
     "self time by package:",
-    ...s.categories.slice(0, 15).map((c) => `  ${pct(c.selfMs)}  ${c.selfMs.toFixed(0).padStart(7)} ms  ${c.name}`),
+    ...s.categories
+      .slice(0, 15)
+      .map((c) => `  ${pct(c.selfMs)}  ${c.selfMs.toFixed(0).padStart(7)} ms  ${c.name}`),
     "",
     `top ${top} functions by self time:`,
     ...[...s.functions]

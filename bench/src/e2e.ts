@@ -1,6 +1,6 @@
+import type { DescService } from "@bufbuild/protobuf";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import type { DescService } from "@bufbuild/protobuf";
 import type { Bench } from "./context.js";
 import { loadRow } from "./context.js";
 import { closedLoop } from "./loadgen.js";
@@ -10,7 +10,11 @@ import type { Row } from "./table.js";
 export type TransportKind = "grpc" | "connect";
 
 /** The generated client over HTTP/2, as gateways and routers use it. */
-export function client<S extends DescService>(service: S, baseUrl: string, kind: TransportKind = "grpc"): Client<S> {
+export function client<S extends DescService>(
+  service: S,
+  baseUrl: string,
+  kind: TransportKind = "grpc",
+): Client<S> {
   const transport =
     kind === "grpc"
       ? createGrpcTransport({ baseUrl })

@@ -44,7 +44,9 @@ export function ensureH2load(): Promise<void> {
   checked ??= run("h2load", ["--version"]).then(
     () => undefined,
     () => {
-      throw new Error("h2load not found: install it with `bash infra/install-deps.sh --with-bench` (nghttp2-client)");
+      throw new Error(
+        "h2load not found: install it with `bash infra/install-deps.sh --with-bench` (nghttp2-client)",
+      );
     },
   );
   return checked;
@@ -78,7 +80,9 @@ export async function h2load(opts: H2loadOptions): Promise<H2loadResult> {
 export function parseH2load(stdout: string): Omit<H2loadResult, "p50Ms" | "p99Ms"> {
   const finished = /finished in ([\d.]+)(ms|s), ([\d.]+) req\/s/.exec(stdout);
   const requests =
-    /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(stdout);
+    /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(
+      stdout,
+    );
   const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(stdout);
   const reqTime = /time for request:\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)/.exec(stdout);
   if (!finished || !requests || !codes) throw new Error(`unexpected h2load output:\n${stdout}`);

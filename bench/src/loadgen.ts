@@ -125,7 +125,10 @@ export async function rawLoad(opts: {
             let code = `http ${status}`;
             let message = "";
             try {
-              const parsed = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { code?: string; message?: string };
+              const parsed = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
+                code?: string;
+                message?: string;
+              };
               code = connectCodeName(parsed.code) ?? code;
               message = parsed.message ?? "";
             } catch {}

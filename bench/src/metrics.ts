@@ -64,11 +64,15 @@ export function sum(samples: Sample[], name: string, labels: Record<string, stri
 /** Calls of `method` finished between two scrapes, by code (from `rpc_calls_total`). */
 export function callDelta(before: Sample[], after: Sample[], method: string): Record<string, number> {
   const codes = new Set(
-    after.filter((s) => s.name === "rpc_calls_total" && s.labels.method === method).map((s) => s.labels.code!),
+    after
+      .filter((s) => s.name === "rpc_calls_total" && s.labels.method === method)
+      .map((s) => s.labels.code!),
   );
   const delta: Record<string, number> = {};
   for (const code of codes) {
-    const d = sum(after, "rpc_calls_total", { method, code }) - (sum(before, "rpc_calls_total", { method, code }) || 0);
+    const d =
+      sum(after, "rpc_calls_total", { method, code }) -
+      (sum(before, "rpc_calls_total", { method, code }) || 0);
     if (d > 0) delta[code] = d;
   }
   return delta;

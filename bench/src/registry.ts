@@ -90,7 +90,10 @@ export async function registrySuite(
   const batchPre = await preflight(async () => {
     const { devices } = await reg.batchLookup({ userIds: batchUsers });
     if (registerOne.ok && devices.length !== batchUsers.length) {
-      throw new ConnectError(`BatchLookup returned ${devices.length} devices of ${batchUsers.length}`, Code.Internal);
+      throw new ConnectError(
+        `BatchLookup returned ${devices.length} devices of ${batchUsers.length}`,
+        Code.Internal,
+      );
     }
   });
   const lookup = encode(LookupRequestSchema, { userId: lookupUser });
@@ -157,7 +160,12 @@ export async function registrySuite(
     let registerRow: Row;
     if (registerOne.ok) {
       const bodies = await registerBodies("rr", 0, size.registerBodies);
-      registerRow = await bench.raw({ ...regCase, server, messages: bodies, limit: { durationMs: size.loadMs } });
+      registerRow = await bench.raw({
+        ...regCase,
+        server,
+        messages: bodies,
+        limit: { durationMs: size.loadMs },
+      });
     } else registerRow = notMeasured(regCase, registerOne);
     rows.push(registerRow);
 
@@ -178,7 +186,10 @@ export async function registrySuite(
         ),
       );
       if (registerRow.rps && put.rps) {
-        registerRow.notes = { ...registerRow.notes, "/etcd put": `${(registerRow.rps / put.rps).toFixed(2)}x` };
+        registerRow.notes = {
+          ...registerRow.notes,
+          "/etcd put": `${(registerRow.rps / put.rps).toFixed(2)}x`,
+        };
       }
       await etcd.put(`bench-raw/${lookupUser}/d0`).value(value);
       const range = await closedLoop(concurrency, { durationMs: size.loadMs }, async () => {
@@ -191,7 +202,8 @@ export async function registrySuite(
         undefined,
       );
       const lookupRow = rows.find(
-        (r) => r.method === "Lookup" && r.target === server.name && r.protocol === "grpc" && r.concurrency === 64,
+        (r) =>
+          r.method === "Lookup" && r.target === server.name && r.protocol === "grpc" && r.concurrency === 64,
       );
       if (lookupRow?.rps && range.rps) {
         rangeRow.notes = { "Lookup(h2load grpc c64)/range": `${(lookupRow.rps / range.rps).toFixed(2)}x` };
@@ -221,7 +233,10 @@ export async function registrySuite(
       );
     } else {
       rows.push(
-        notMeasured({ section: "e2e client", case: "Lookup 1 user", target: server.name, method: "Lookup" }, lookupPre),
+        notMeasured(
+          { section: "e2e client", case: "Lookup 1 user", target: server.name, method: "Lookup" },
+          lookupPre,
+        ),
       );
     }
   }

@@ -9,7 +9,7 @@ import { summariseProfileFile } from "./cpuprofile.js";
 import { type ChildServer, spawnServer } from "./procs.js";
 import { registrySuite } from "./registry.js";
 import { sequenceSuite } from "./sequence.js";
-import { addRatios, renderTable, type Row } from "./table.js";
+import { addRatios, type Row, renderTable } from "./table.js";
 
 const benchDir = fileURLToPath(new URL("..", import.meta.url));
 const repoRoot = join(benchDir, "..");
@@ -30,8 +30,11 @@ function progressRows(log: (line: string) => void): Row[] {
   const t0 = performance.now();
   rows.push = (...items: Row[]) => {
     for (const r of items) {
+      r.load1 = Number(loadavg()[0]!.toFixed(2));
       const rate = r.rps === undefined ? "" : ` ${Math.round(r.rps)}/s`;
-      const where = [r.protocol, r.concurrency === undefined ? "" : `c${r.concurrency}`].filter(Boolean).join(" ");
+      const where = [r.protocol, r.concurrency === undefined ? "" : `c${r.concurrency}`]
+        .filter(Boolean)
+        .join(" ");
       log(
         `  [${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${r.target} | ${r.case} ${where}: ${r.status}${rate}`,
       );
@@ -42,7 +45,12 @@ function progressRows(log: (line: string) => void): Row[] {
 }
 
 function failedRow(target: string, error: Error): Row {
-  return { section: "suite", case: "(stopped here)", target, status: `ERROR ${error.message.split("\n")[0]}` };
+  return {
+    section: "suite",
+    case: "(stopped here)",
+    target,
+    status: `ERROR ${error.message.split("\n")[0]}`,
+  };
 }
 
 export function parseArgs(argv: string[]): BenchOptions {
@@ -73,7 +81,10 @@ export function parseArgs(argv: string[]): BenchOptions {
 }
 
 /** Starts everything, runs the suites, prints and writes the tables, stops what it started. */
-export async function runBench(opts: BenchOptions, log: (line: string) => void = console.log): Promise<BenchReport> {
+export async function runBench(
+  opts: BenchOptions,
+  log: (line: string) => void = console.log,
+): Promise<BenchReport> {
   const serverNode = execFileSync(opts.node, ["-v"], { encoding: "utf8" }).trim();
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const name = `${stamp}-${opts.quick ? "quick" : "full"}-node${serverNode.replace(/^v/, "")}${opts.profile ? "-profile" : ""}`;
@@ -167,17 +178,20 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
     if (opts.services.has("sequence")) {
       const sequence = await startService("sequence", { REDIS_URL: redis.url, MYSQL_URL: mysqlUrl });
       tables.sequence = progressRows(log);
-      await sequenceSuite(bench, sequence, { mariadb, database, redisPort: redis.port }, tables.sequence).catch(
-        (error: Error) => tables.sequence!.push(failedRow("sequence", error)),
-      );
+      await sequenceSuite(
+        bench,
+        sequence,
+        { mariadb, database, redisPort: redis.port },
+        tables.sequence,
+      ).catch((error: Error) => tables.sequence!.push(failedRow("sequence", error)));
       print(`sequence (servers on node ${serverNode}, ${meta.mode})`, tables.sequence);
       await stopService(sequence);
     }
     if (opts.services.has("registry")) {
       const registry = await startService("registry", { ETCD_ENDPOINTS: etcd.endpoints.join(",") });
       tables.registry = progressRows(log);
-      await registrySuite(bench, registry, { etcdEndpoints: etcd.endpoints }, tables.registry).catch((error: Error) =>
-        tables.registry!.push(failedRow("registry", error)),
+      await registrySuite(bench, registry, { etcdEndpoints: etcd.endpoints }, tables.registry).catch(
+        (error: Error) => tables.registry!.push(failedRow("registry", error)),
       );
       print(`registry (servers on node ${serverNode}, ${meta.mode})`, tables.registry);
       await stopService(registry);
@@ -197,7 +211,10 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
       }
     }
 
-    const report = { meta: { ...meta, finishedAt: new Date().toISOString(), loadavgAtEnd: loadavg() }, tables };
+    const report = {
+      meta: { ...meta, finishedAt: new Date().toISOString(), loadavgAtEnd: loadavg() },
+      tables,
+    };
     const file = join(benchDir, "results", `${name}.json`);
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
@@ -208,4 +225,3 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
     for (const d of disposables.reverse()) await d.dispose().catch(() => {});
   }
 }
-

@@ -74,7 +74,10 @@ export async function sequenceSuite(
   const seq = client(SequenceService, server.baseUrl);
   const hot = encode(NextRequestSchema, { conversation: group("bench-hot"), count: 1 });
   const hundred = encode(NextRequestSchema, { conversation: group("bench-hot-100"), count: 100 });
-  const batchItems = Array.from({ length: 100 }, (_, i) => ({ conversation: group(`bench-batch-${i}`), count: 1 }));
+  const batchItems = Array.from({ length: 100 }, (_, i) => ({
+    conversation: group(`bench-batch-${i}`),
+    count: 1,
+  }));
   const batch = encode(BatchNextRequestSchema, { items: batchItems });
 
   const pre = {
@@ -190,7 +193,9 @@ export async function sequenceSuite(
     // One hot conversation vs many: a different body per call, so the raw HTTP/2 load generator.
     const spread = size.spreadConversations;
     const nextBodies = (prefix: string, n: number) =>
-      Array.from({ length: n }, (_, i) => encode(NextRequestSchema, { conversation: group(`${prefix}-${i}`) }));
+      Array.from({ length: n }, (_, i) =>
+        encode(NextRequestSchema, { conversation: group(`${prefix}-${i}`) }),
+      );
     const common = {
       section: "hot vs spread",
       target: server.name,
@@ -203,7 +208,8 @@ export async function sequenceSuite(
       units: { perCall: 1, name: "numbers" },
     };
     if (!pre.next.ok) {
-      for (const c of ["hot", "spread warm", "first touch"]) rows.push(notMeasured({ ...common, case: c }, pre.next));
+      for (const c of ["hot", "spread warm", "first touch"])
+        rows.push(notMeasured({ ...common, case: c }, pre.next));
     } else {
       rows.push(
         await bench.raw({
@@ -236,7 +242,12 @@ export async function sequenceSuite(
         }
       }
       if (touched < spread) {
-        await bench.raw({ ...common, case: "warm", messages: warm.slice(touched), limit: { requests: spread - touched } });
+        await bench.raw({
+          ...common,
+          case: "warm",
+          messages: warm.slice(touched),
+          limit: { requests: spread - touched },
+        });
       }
       const warmMs = performance.now() - t0;
       const warmRow = await bench.raw({
@@ -271,7 +282,10 @@ export async function sequenceSuite(
       );
     } else {
       rows.push(
-        notMeasured({ section: "e2e client", case: "Next count=1", target: server.name, method: "Next" }, pre.next),
+        notMeasured(
+          { section: "e2e client", case: "Next count=1", target: server.name, method: "Next" },
+          pre.next,
+        ),
       );
     }
   }

@@ -20,6 +20,8 @@ export interface Row {
   cpuUsPerCall?: number;
   /** Throughput of this row divided by the anchor's at the same protocol and concurrency. */
   vs?: { bare?: number; connectEmpty?: number; grpcJs?: number };
+  /** 1-minute load average when the row finished (the machine is shared: read numbers with it). */
+  load1?: number;
   /** Anything else worth reporting (MySQL writes, memory, ...). */
   notes?: Record<string, string | number>;
 }

@@ -11,6 +11,8 @@ export async function openBackends(config: RegistryConfig, logger: Logger) {
     devicePolicy: config.devicePolicy,
   });
   const mirror = new DeviceMirror(store, {
+    // Watch streams fed by the mirror and those fed by their own etcd watch share one limit.
+    maxSubscriberBacklog: config.watchBacklog,
     onError: (error) => logger.warn({ err: error }, "registry mirror reloading"),
   });
   // Serving does not wait for the mirror: until it is live, lookups read etcd directly.
@@ -24,6 +26,7 @@ export async function openBackends(config: RegistryConfig, logger: Logger) {
   return {
     store,
     mirror,
+    limits: { maxWatchBacklog: config.watchBacklog },
     readiness: [readiness],
     close() {
       mirror.close();

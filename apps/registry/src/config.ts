@@ -10,6 +10,8 @@ export function loadRegistryConfig(env: NodeJS.ProcessEnv = process.env) {
       REGISTRY_TTL_SECONDS: envInt(90, 1, 86_400),
       REGISTRY_MAX_DEVICES: envInt(5, 1, 1_000),
       REGISTRY_DEVICE_POLICY: envEnum(["reject", "evict_oldest"], "reject"),
+      // Undelivered events a Watch stream may fall behind before it ends with RESOURCE_EXHAUSTED.
+      REGISTRY_WATCH_BACKLOG: envInt(10_000, 100, 1_000_000),
     },
     env,
   );
@@ -20,6 +22,7 @@ export function loadRegistryConfig(env: NodeJS.ProcessEnv = process.env) {
     ttlSeconds: vars.REGISTRY_TTL_SECONDS,
     maxDevices: vars.REGISTRY_MAX_DEVICES,
     devicePolicy: vars.REGISTRY_DEVICE_POLICY,
+    watchBacklog: vars.REGISTRY_WATCH_BACKLOG,
   };
 }
 

@@ -1,3 +1,4 @@
+import http2 from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { WatchResponse } from "@im-core/proto";
 import { type EtcdServer, startEtcd } from "@im-core/testkit";
@@ -149,6 +150,83 @@ describe.concurrent("registry RPCs over gRPC and Connect", () => {
     const next = (await stream.next()).value as WatchResponse;
     expect(next.events.map((e) => `${e.type} ${e.location?.deviceId}`)).toEqual(["2 d"]);
     abort.abort();
+  });
+
+  it("lone surrogates: rejected over Connect JSON, turned into U+FFFD by gRPC clients before they are sent", async () => {
+    const { url, client, store } = await registry();
+    const post = (method: string, contentType: string, body: string | Buffer) =>
+      fetch(`${url}/im.registry.v1.RegistryService/${method}`, {
+        method: "POST",
+        headers: { "content-type": contentType },
+        body,
+      });
+    // A browser's JSON may carry the escape `\ud800`: protobuf-es refuses to decode it (no UTF-8 form).
+    for (const [method, body] of [
+      ["Lookup", String.raw`{"userId":"\ud800"}`],
+      ["Register", String.raw`{"userId":"u","deviceId":"\ud800","gatewayNode":"gw"}`],
+      ["BatchLookup", String.raw`{"user_ids":["ok","x\udc00"]}`],
+    ]) {
+      const response = await post(method!, "application/json", body!);
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({ code: "invalid_argument", message: /invalid UTF8/ });
+    }
+    // A stream answers HTTP 200 and carries the error in its end-of-stream message (the Connect protocol):
+    // that, not a missed check, is why a Watch with `"user_ids":["\ud800"]` could look accepted.
+    const json = Buffer.from(String.raw`{"user_ids":["\ud800"]}`);
+    const watch = await post(
+      "Watch",
+      "application/connect+json",
+      Buffer.concat([Buffer.from([0, 0, 0, 0, json.length]), json]),
+    );
+    expect(watch.status).toBe(200);
+    const frame = Buffer.from(await watch.arrayBuffer());
+    expect(frame[0]).toBe(2); // end-of-stream flag
+    expect(JSON.parse(frame.subarray(5).toString())).toMatchObject({ error: { code: "invalid_argument" } });
+
+    // A JavaScript client cannot even send one: UTF-8 encoding (protobuf-es, TextEncoder) replaces it with
+    // U+FFFD, a valid ID. What reaches the store is that replacement, under its own key.
+    await client.register({ userId: "\ud800", deviceId: "d\udfff", gatewayNode: "gw" });
+    expect(devicesOf(await client.lookup({ userId: "\ufffd" }))).toEqual(["\ufffd/d\ufffd@gw"]);
+    expect(devicesOf(await client.lookup({ userId: "\ud800" }))).toEqual(["\ufffd/d\ufffd@gw"]);
+    const literal = await post("Register", "application/json", '{"userId":"\ud800x","deviceId":"d","gatewayNode":"gw"}');
+    expect(literal.status).toBe(200);
+    const stored = (await store.snapshot()).entries.map((e) => e.userId).sort();
+    expect(stored).toEqual(["\ufffd", "\ufffdx"]);
+    for (const id of stored) expect(/\p{Cs}/u.test(id)).toBe(false);
+
+    // Raw gRPC bytes that are not UTF-8 (a CESU-8 surrogate) fail in Connect's decoder before any handler
+    // runs (connect-node answers INTERNAL for any undecodable message), and change nothing.
+    const session = http2.connect(url);
+    const message = Buffer.from([0x0a, 3, 0xed, 0xa0, 0x80]); // RegisterRequest.user_id
+    const request = session.request({
+      ":method": "POST",
+      ":path": "/im.registry.v1.RegistryService/Register",
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
+    request.end(Buffer.concat([Buffer.from([0, 0, 0, 0, message.length]), message]));
+    request.resume();
+    const trailers = await new Promise<http2.IncomingHttpHeaders>((resolve) => request.once("trailers", resolve));
+    expect(trailers["grpc-status"]).not.toBe("0");
+    expect(decodeURIComponent(String(trailers["grpc-message"]))).toMatch(/not valid for encoding utf-8/);
+    session.close();
+    expect((await store.snapshot()).entries).toHaveLength(2);
+  });
+
+  it("exposes the registry's gauges on GET /metrics", async () => {
+    const instance = await registry();
+    await instance.client.register({ userId: "m", deviceId: "d1", gatewayNode: "gw" });
+    await instance.client.register({ userId: "m", deviceId: "d2", gatewayNode: "gw" });
+    await instance.client.lookup({ userId: "m" }); // waits for the mirror to apply this instance's writes
+    const text = await instance.metrics();
+    const value = (name: string) => Number(text.match(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, "m"))?.[1]);
+    expect(value("registry_mirror_entries")).toBe(2);
+    expect(value("registry_mirror_revision")).toBe(instance.mirror.revision);
+    expect(value("registry_mirror_live")).toBe(1);
+    expect(value("registry_watch_subscribers")).toBe(0);
+    expect(value("registry_watch_queued_events")).toBe(0);
+    expect(value("registry_watch_lagged_total")).toBe(0);
+    expect(text).toContain("# HELP registry_mirror_entries ");
   });
 
   it("answers UNAVAILABLE within the deadline while etcd is down, and recovers by itself", async () => {

@@ -8,7 +8,7 @@ import { openSequenceBackends } from "../src/backends.js";
 
 const [redis, mariadb] = await Promise.all([startRedis(), startMariaDb()]);
 const backends = await openSequenceBackends(
-  { redisUrl: redis.url, mysqlUrl: await mariadb.createDatabase(), step: 10 },
+  { redis: { url: redis.url }, mysqlUrl: await mariadb.createDatabase(), step: 10 },
   createLogger("wipe-demo", "warn"),
 );
 const chat = groupChat("demo");

@@ -1,8 +1,13 @@
-import type { Logger, ReadinessCheck } from "@im-core/service-kit";
+import type { Logger, ReadinessCheck, ServiceMetrics } from "@im-core/service-kit";
 import { createMySqlPool, MySqlSequenceBackup, migrateDatabase } from "@im-core/stores/mysql";
-import { createRedisClient, RedisSequenceStore } from "@im-core/stores/redis";
+import {
+  createRedisClient,
+  createRedisClusterClientFromUrls,
+  RedisSequenceStore,
+} from "@im-core/stores/redis";
 import { SequenceAllocator } from "./allocator/allocator.js";
 import type { SequenceConfig } from "./config.js";
+import { sequenceMetrics } from "./metrics.js";
 
 /** Everything the sequence service talks to, opened and ready to be handed to the server. */
 export interface SequenceBackends {
@@ -12,11 +17,16 @@ export interface SequenceBackends {
   close(): Promise<void>;
 }
 
-/** Connects to MySQL (applying pending migrations) and Redis. */
+/**
+ * Connects to MySQL (applying pending migrations) and Redis, a single server or a cluster. With
+ * `metrics`, reservations, MySQL writes, coalesced calls, server changes and the epoch are counted there.
+ */
 export async function openSequenceBackends(
-  config: Pick<SequenceConfig, "redisUrl" | "mysqlUrl" | "step">,
+  config: Pick<SequenceConfig, "redis" | "mysqlUrl" | "step">,
   logger: Logger,
+  opts: { metrics?: ServiceMetrics } = {},
 ): Promise<SequenceBackends> {
+  const metrics = opts.metrics ? sequenceMetrics(opts.metrics) : undefined;
   const pool = createMySqlPool(config.mysqlUrl);
   try {
     await migrateDatabase(pool);
@@ -24,14 +34,20 @@ export async function openSequenceBackends(
     await pool.end();
     throw error;
   }
-  const backup = new MySqlSequenceBackup(pool);
-  const redis = new RedisSequenceStore(createRedisClient(config.redisUrl));
+  const backup = new MySqlSequenceBackup(pool, metrics ? { onReserve: metrics.mysqlWrite } : {});
+  const client =
+    "url" in config.redis
+      ? createRedisClient(config.redis.url)
+      : createRedisClusterClientFromUrls(config.redis.cluster);
+  const redis = new RedisSequenceStore(client);
   // Redis being down at start-up is no reason not to start: requests fail UNAVAILABLE until it is up.
   await redis.waitReady(2_000).catch((error: unknown) => logger.warn({ err: error }, "Redis not ready yet"));
   const allocator = new SequenceAllocator(redis, backup, {
     step: config.step,
     onBackgroundError: (error) => logger.warn({ err: error }, "background reservation failed"),
+    ...(metrics ? { events: metrics.events } : {}),
   });
+  metrics?.watchEpoch(() => allocator.epoch);
   return {
     allocator,
     backup,

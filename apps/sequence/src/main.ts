@@ -1,4 +1,5 @@
-import { loadServerSettings, runService } from "@im-core/service-kit";
+import { SequenceService } from "@im-core/proto";
+import { loadServerSettings, runService, ServiceMetrics } from "@im-core/service-kit";
 import { openSequenceBackends } from "./backends.js";
 import { loadSequenceConfig } from "./config.js";
 import { createSequenceServer } from "./server.js";
@@ -6,8 +7,10 @@ import { createSequenceServer } from "./server.js";
 await runService("sequence", async (logger) => {
   const config = loadSequenceConfig(process.env);
   const settings = loadServerSettings(process.env);
-  const backends = await openSequenceBackends(config, logger);
-  const server = createSequenceServer({ logger, settings, ...backends });
+  // Made here, not by the server, so the backends can count into it before the server exists.
+  const metrics = new ServiceMetrics(SequenceService.typeName);
+  const backends = await openSequenceBackends(config, logger, { metrics });
+  const server = createSequenceServer({ logger, settings, metrics, ...backends });
   const address = await server.listen(config.port, config.host);
   return {
     url: `${settings.tls ? "https" : "http"}://${address.address}:${address.port}`,

@@ -8,6 +8,8 @@ export function sequenceMetrics(metrics: ServiceMetrics) {
     "Reservations applied to Redis: seed (counter created from MySQL), extend (room for waiting callers), ahead (background).",
     ["reason"],
   );
+  // Every series from the start, so rate() sees the first increment.
+  for (const reason of ["seed", "extend", "ahead"]) reservations.inc({ reason }, 0);
   const mysqlWrites = metrics.counter(
     "sequence_mysql_writes_total",
     "Ceilings committed to MySQL (about one per SEQUENCE_STEP numbers per conversation).",

@@ -1,7 +1,8 @@
+import { get } from "node:http";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { ConversationType, SequenceService } from "@im-core/proto";
-import { createLogger } from "@im-core/service-kit";
+import { createLogger, ServiceMetrics } from "@im-core/service-kit";
 import { type MariaDbServer, type RedisServer, startMariaDb, startRedis } from "@im-core/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openSequenceBackends, type SequenceBackends } from "./backends.js";
@@ -16,11 +17,13 @@ let baseUrl: string;
 beforeAll(async () => {
   [redis, mariadb] = await Promise.all([startRedis(), startMariaDb()]);
   const logger = createLogger("sequence-test", "silent");
+  const metrics = new ServiceMetrics(SequenceService.typeName);
   backends = await openSequenceBackends(
-    { redisUrl: redis.url, mysqlUrl: await mariadb.createDatabase(), step: 100 },
+    { redis: { url: redis.url }, mysqlUrl: await mariadb.createDatabase(), step: 100 },
     logger,
+    { metrics },
   );
-  server = createSequenceServer({ logger, ...backends });
+  server = createSequenceServer({ logger, metrics, ...backends });
   const address = await server.listen(0, "127.0.0.1");
   baseUrl = `http://127.0.0.1:${address.port}`;
 });
@@ -35,6 +38,18 @@ const group = (value: string) => ({ kind: { case: "groupId" as const, value } })
 const chat = (userA: string, userB: string) => ({
   kind: { case: "privateChat" as const, value: { userA, userB } },
 });
+
+/** GET without keep-alive, so the server's graceful close has no idle connection to wait for. */
+function scrape(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get(url, { agent: false }, (response) => {
+      let body = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => (body += chunk));
+      response.on("end", () => resolve(body));
+    }).on("error", reject);
+  });
+}
 
 async function codeOf(call: Promise<unknown>): Promise<[Code, string]> {
   const error = ConnectError.from(
@@ -190,5 +205,31 @@ describe("SequenceService over Connect and gRPC (16.1, 16.2, 16.6, 16.7)", () =>
         { timeout: 5_000 },
       )
       .toBe(true);
+  });
+  it("GET /metrics counts reservations, MySQL writes, coalesced calls, server changes and the epoch", async () => {
+    const c = client();
+    const conversation = group("rpc-metrics");
+    // 300 numbers at step 100: a seed, then extensions or reservations ahead.
+    for (let i = 0; i < 3; i += 1) await c.next({ conversation, count: 100 });
+    await Promise.all(Array.from({ length: 32 }, () => c.next({ conversation })));
+    // A restarted Redis (no persistence) is a new server: the epoch moves on.
+    await redis.restart();
+    await expect
+      .poll(() => c.next({ conversation }).then(() => true, () => false), { timeout: 5_000 })
+      .toBe(true);
+    await backends.allocator.settle();
+
+    const text = await scrape(`${baseUrl}/metrics`);
+    const value = (series: string) => {
+      const line = text.split("\n").find((l) => l.startsWith(`${series} `) || l.startsWith(`${series}{`));
+      return Number(line?.split(" ").at(-1));
+    };
+    expect(value('sequence_reservations_total{reason="seed",service="im.sequence.v1.SequenceService"}')).toBeGreaterThanOrEqual(2);
+    expect(value('sequence_reservations_total{reason="extend",service="im.sequence.v1.SequenceService"}')).toBeGreaterThanOrEqual(0);
+    expect(text).toContain('sequence_reservations_total{reason="ahead"');
+    expect(value("sequence_mysql_writes_total")).toBeGreaterThanOrEqual(3);
+    expect(value("sequence_coalesced_calls_total")).toBeGreaterThan(0);
+    expect(value("sequence_redis_server_changes_total")).toBeGreaterThanOrEqual(1);
+    expect(value("sequence_epoch")).toBeGreaterThanOrEqual(2);
   });
 });

@@ -4,6 +4,7 @@ import {
   type Logger,
   type ReadinessCheck,
   type ServerSettings,
+  type ServiceMetrics,
 } from "@im-core/service-kit";
 import { sequenceAccess } from "./access.js";
 import type { SequenceHandlerDeps } from "./handlers/sequence-service.js";
@@ -14,6 +15,8 @@ export interface SequenceServerDeps extends SequenceHandlerDeps {
   readiness: readonly ReadinessCheck[];
   /** Auth, TLS, CORS and limits from `loadServerSettings()`; tests may leave it out. */
   settings?: Partial<ServerSettings>;
+  /** The registry `/metrics` serves; pass the one the backends count into (see backends.ts). */
+  metrics?: ServiceMetrics;
 }
 
 /** Builds the sequence service's server from its dependencies; main.ts decides what they are. */
@@ -24,6 +27,7 @@ export function createSequenceServer(deps: SequenceServerDeps) {
     logger: deps.logger,
     readiness: deps.readiness,
     ...(deps.settings ? { settings: deps.settings } : {}),
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
     routes: sequenceRoutes(deps),
   });
 }

@@ -14,7 +14,12 @@ const definition = protoLoader.loadSync(["im/sequence/v1/sequence.proto", "im/re
 });
 // biome-ignore lint/suspicious/noExplicitAny: the package object is untyped by nature
 const pkg = grpc.loadPackageDefinition(definition) as any;
-const device = { userId: "bench-u0", deviceId: "d0", gatewayNode: "gw-bench:9000", leaseId: "7587000000000000000" };
+const device = {
+  userId: "bench-u0",
+  deviceId: "d0",
+  gatewayNode: "gw-bench:9000",
+  leaseId: "7587000000000000000",
+};
 
 type Unary = (call: unknown, callback: grpc.sendUnaryData<unknown>) => void;
 const constant =

@@ -3,40 +3,28 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 const clientDeadlineHeaders = ["grpc-timeout", "connect-timeout-ms"];
 
 /**
- * Unary calls answer DEADLINE_EXCEEDED at their deadline even if a backend hangs: the client's own
- * deadline, or `defaultTimeoutMs` when it set none. (Connect aborts the handler's signal at the
- * client's deadline but still waits for the handler; this makes the answer independent of it.)
+ * Unary calls whose client set no deadline get `defaultTimeoutMs`: the caller is answered
+ * DEADLINE_EXCEEDED then, even if a backend hangs. Calls with a client deadline are left to Connect,
+ * which aborts the handler's signal at that deadline (our handlers pass it to every backend call).
+ * One plain timer per call: this sits on every request's path.
  */
 export function deadlineInterceptor(defaultTimeoutMs: number): Interceptor {
   return (next) => async (request) => {
-    if (request.stream) {
+    if (request.stream || clientDeadlineHeaders.some((name) => request.header.has(name))) {
       return next(request);
     }
-    const clientDeadline = clientDeadlineHeaders.some((name) => request.header.has(name));
-    const deadline = clientDeadline
-      ? request.signal
-      : AbortSignal.any([request.signal, AbortSignal.timeout(defaultTimeoutMs)]);
-    if (deadline.aborted) {
-      throw expired(deadline);
-    }
-    let onAbort: (() => void) | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      onAbort = () => reject(expired(deadline));
-      deadline.addEventListener("abort", onAbort, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(new ConnectError("the call exceeded the server's default deadline", Code.DeadlineExceeded)),
+        defaultTimeoutMs,
+      );
     });
     try {
-      return await Promise.race([next(request), timedOut]);
+      return await Promise.race([next(request), expired]);
     } finally {
-      deadline.removeEventListener("abort", onAbort!);
+      clearTimeout(timer);
     }
   };
-}
-
-function expired(signal: AbortSignal): ConnectError {
-  const reason: unknown = signal.reason;
-  if (reason instanceof ConnectError) return reason;
-  if (reason instanceof Error && reason.name === "TimeoutError") {
-    return new ConnectError("the call exceeded the server's default deadline", Code.DeadlineExceeded);
-  }
-  return new ConnectError("the call was canceled", Code.Canceled);
 }

@@ -60,14 +60,22 @@ export class ServiceMetrics {
 
   /** Outermost interceptor: sees the final code of every call, after errors were mapped. */
   interceptor(): Interceptor {
-    const record = (method: string, started: bigint, error: unknown) => {
+    // Label children looked up once per (method, code), not hashed again on every call.
+    const counters = new Map<string, Counter.Internal>();
+    const histograms = new Map<string, Histogram.Internal<"method">>();
+    const record = (method: string, started: number, error: unknown) => {
       const code = error === undefined ? "ok" : codeName(error);
-      this.calls.inc({ method, code });
-      this.latency.observe({ method }, Number(process.hrtime.bigint() - started) / 1e9);
+      const key = `${method} ${code}`;
+      let counter = counters.get(key);
+      if (!counter) counters.set(key, (counter = this.calls.labels({ method, code })));
+      let histogram = histograms.get(method);
+      if (!histogram) histograms.set(method, (histogram = this.latency.labels({ method })));
+      counter.inc();
+      histogram.observe((performance.now() - started) / 1e3);
     };
     return (next) => async (request) => {
       const method = request.method.name;
-      const started = process.hrtime.bigint();
+      const started = performance.now();
       let response: Awaited<ReturnType<typeof next>>;
       try {
         response = await next(request);

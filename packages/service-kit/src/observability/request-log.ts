@@ -1,8 +1,13 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "../logger.js";
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+// A random per-process prefix and a counter: unique across instances, and cheaper than a UUID per call.
+const idPrefix = randomBytes(6).toString("base64url");
+let idCounter = 0;
+const nextRequestId = () => `${idPrefix}-${(idCounter++).toString(36)}`;
 
 /**
  * Gives every call a request id (the caller's `X-Request-Id` when it is sane, else a new one),
@@ -13,7 +18,7 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
 export function requestLogInterceptor(logger: Logger): Interceptor {
   return (next) => async (request) => {
     const offered = request.header.get("x-request-id");
-    const requestId = offered !== null && REQUEST_ID.test(offered) ? offered : randomUUID();
+    const requestId = offered !== null && REQUEST_ID.test(offered) ? offered : nextRequestId();
     const started = performance.now();
     try {
       const response = await next(request);

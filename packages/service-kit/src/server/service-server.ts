@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type http from "node:http";
 import type http2 from "node:http2";
 import type net from "node:net";
@@ -70,6 +71,9 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
   const metrics = options.metrics ?? new ServiceMetrics(options.service.typeName);
   const draining = new AbortController();
   const hardStop = new AbortController();
+  // Every call in flight listens on these (Connect links each handler's signal to the shutdown
+  // signal; each Watch stream to draining): many listeners are expected, not a leak.
+  setMaxListeners(0, draining.signal, hardStop.signal);
   const readiness = () =>
     draining.signal.aborted
       ? Promise.resolve({ ready: false, checks: {}, draining: true })

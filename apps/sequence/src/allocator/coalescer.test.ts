@@ -1,0 +1,75 @@
+import { fc, test } from "@fast-check/vitest";
+import { describe, expect, it } from "vitest";
+import type { SequenceRange } from "./allocator.js";
+import { type Batch, Coalescer } from "./coalescer.js";
+
+/** A counter behind a slow "script call": every run is recorded with the batch it served. */
+function fakeCounter(opts: { limit?: number; absorb?: boolean } = {}) {
+  let cur = 0;
+  const runs: number[][] = [];
+  const coalescer = new Coalescer<string>({
+    allocate: async (_subject, batch: Batch) => {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      if (opts.absorb) batch.absorbQueued();
+      runs.push([batch.size, batch.total]);
+      if (cur + batch.total > (opts.limit ?? Number.POSITIVE_INFINITY)) {
+        throw Object.assign(new Error("exhausted"), { kind: "exhausted" });
+      }
+      cur += batch.total;
+      return { first: cur - batch.total + 1, last: cur };
+    },
+    splitOn: (error) => (error as { kind?: string }).kind === "exhausted",
+  });
+  return { coalescer, runs };
+}
+
+describe("coalescing calls of one key", () => {
+  test.prop([fc.array(fc.integer({ min: 1, max: 100 }), { minLength: 1, maxLength: 50 }), fc.boolean()])(
+    "callers arriving together share runs; ranges are disjoint, exact, and follow arrival order",
+    async (counts, absorb) => {
+      const { coalescer, runs } = fakeCounter({ absorb });
+      const ranges = await Promise.all(counts.map((count) => coalescer.next("k", "k", count)));
+      let expected = 1;
+      for (const [i, range] of ranges.entries()) {
+        expect(range).toEqual({ first: expected, last: expected + counts[i]! - 1 });
+        expected = range.last + 1;
+      }
+      // The first caller runs alone; everyone who arrived while it ran shares the second run.
+      expect(runs.length).toBeLessThanOrEqual(Math.min(2, counts.length));
+    },
+  );
+
+  it("keeps keys apart and forgets idle ones", async () => {
+    const { coalescer, runs } = fakeCounter();
+    const [a, b] = await Promise.all([coalescer.next("a", "a", 2), coalescer.next("b", "b", 3)]);
+    expect(a.first).toBe(1);
+    expect(b.first).toBe(3); // one shared fake counter, but two separate runs
+    expect(runs).toEqual([
+      [1, 2],
+      [1, 3],
+    ]);
+  });
+
+  it("a batch that does not fit is served caller by caller, in order, so the ones that fit still do", async () => {
+    const { coalescer } = fakeCounter({ limit: 10 });
+    await coalescer.next("k", "k", 1);
+    const results = await Promise.allSettled([6, 2, 5, 1].map((count) => coalescer.next("k", "k", count)));
+    expect(results.map((r) => (r.status === "fulfilled" ? r.value : "exhausted"))).toEqual<
+      (SequenceRange | string)[]
+    >([
+      { first: 2, last: 7 },
+      { first: 8, last: 9 },
+      "exhausted",
+      { first: 10, last: 10 },
+    ]);
+  });
+
+  it("any other failure reaches every caller of the batch", async () => {
+    const coalescer = new Coalescer<string>({
+      allocate: () => Promise.reject(new Error("Redis down")),
+      splitOn: () => false,
+    });
+    const results = await Promise.allSettled([1, 2, 3].map((count) => coalescer.next("k", "k", count)));
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected"]);
+  });
+});
