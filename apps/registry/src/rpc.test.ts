@@ -1,8 +1,16 @@
 import http2 from "node:http2";
-import { Code, ConnectError } from "@connectrpc/connect";
-import type { WatchResponse } from "@im-core/proto";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, createHandlerContext } from "@connectrpc/connect";
+import {
+  LookupRequestSchema,
+  RegisterRequestSchema,
+  RegistryService,
+  WatchRequestSchema,
+  type WatchResponse,
+} from "@im-core/proto";
 import { type EtcdServer, startEtcd } from "@im-core/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { registryHandlers } from "./handlers/index.js";
 import { startTestRegistry, type TestRegistry } from "./testing/registry.js";
 
 let etcd: EtcdServer;
@@ -153,7 +161,7 @@ describe.concurrent("registry RPCs over gRPC and Connect", () => {
   });
 
   it("lone surrogates: rejected over Connect JSON, turned into U+FFFD by gRPC clients before they are sent", async () => {
-    const { url, client, store } = await registry();
+    const { url, client, store, mirror } = await registry();
     const post = (method: string, contentType: string, body: string | Buffer) =>
       fetch(`${url}/im.registry.v1.RegistryService/${method}`, {
         method: "POST",
@@ -211,6 +219,40 @@ describe.concurrent("registry RPCs over gRPC and Connect", () => {
     expect(decodeURIComponent(String(trailers["grpc-message"]))).toMatch(/not valid for encoding utf-8/);
     session.close();
     expect((await store.snapshot()).entries).toHaveLength(2);
+
+    // Should a decoder ever let one through, the handlers' own validation rejects it, Watch included.
+    const handlers = registryHandlers({ store, mirror, draining: new AbortController().signal });
+    const context = (method: string) =>
+      createHandlerContext({
+        service: RegistryService,
+        method: RegistryService.method[method as keyof typeof RegistryService.method],
+        protocolName: "test",
+        requestMethod: "POST",
+        url: url,
+      });
+    const lone = "\ud800";
+    const calls: [string, () => unknown][] = [
+      ["lookup", () => handlers.lookup(create(LookupRequestSchema, { userId: lone }), context("lookup"))],
+      [
+        "register",
+        () =>
+          handlers.register(
+            create(RegisterRequestSchema, { userId: "u", deviceId: lone, gatewayNode: "gw" }),
+            context("register"),
+          ),
+      ],
+      [
+        "watch",
+        async () => {
+          for await (const _ of handlers.watch(create(WatchRequestSchema, { userIds: [lone] }), context("watch")))
+            break;
+        },
+      ],
+    ];
+    for (const [name, call] of calls) {
+      expect(await codeOf(Promise.resolve().then(call)), name).toBe("InvalidArgument");
+      expect(await messageOf(Promise.resolve().then(call)), name).toMatch(/lone surrogate/);
+    }
   });
 
   it("exposes the registry's gauges on GET /metrics", async () => {

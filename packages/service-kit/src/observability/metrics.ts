@@ -65,12 +65,9 @@ export class ServiceMetrics {
     const histograms = new Map<string, Histogram.Internal<"method">>();
     const record = (method: string, started: number, error: unknown) => {
       const code = error === undefined ? "ok" : codeName(error);
-      const key = `${method} ${code}`;
-      let counter = counters.get(key);
-      if (!counter) counters.set(key, (counter = this.calls.labels({ method, code })));
-      let histogram = histograms.get(method);
-      if (!histogram) histograms.set(method, (histogram = this.latency.labels({ method })));
+      const counter = cached(counters, `${method} ${code}`, () => this.calls.labels({ method, code }));
       counter.inc();
+      const histogram = cached(histograms, method, () => this.latency.labels({ method }));
       histogram.observe((performance.now() - started) / 1e3);
     };
     return (next) => async (request) => {
@@ -109,6 +106,15 @@ export class ServiceMetrics {
   noteError(error: unknown): void {
     if (isStoreError(error)) this.backendErrors.inc({ kind: error.kind });
   }
+}
+
+function cached<V>(map: Map<string, V>, key: string, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    map.set(key, value);
+  }
+  return value;
 }
 
 function codeName(error: unknown): string {
