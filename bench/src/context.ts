@@ -19,6 +19,8 @@ export interface BenchOptions {
   sections: Set<string>;
   /** Which services: sequence, registry. */
   services: Set<string>;
+  /** Conversations in the spread case (default: 300 quick, 100,000 full). */
+  spread?: number;
 }
 
 /** Sizes of a run: tiny in quick mode (CI smoke), meaningful in full mode. */
@@ -81,6 +83,7 @@ export class Bench {
     readonly anchors: Map<string, ChildServer>,
   ) {
     this.size = sizes(opts.quick);
+    if (opts.spread !== undefined) this.size.spreadConversations = opts.spread;
   }
 
   /** Writes a body file once per content and returns its path. */

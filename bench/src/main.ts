@@ -1,10 +1,11 @@
 // `pnpm bench` (full) / `pnpm bench -- --quick`: see bench/README.md.
 import { parseArgs, runBench } from "./run.js";
 
+// Exiting through process.exit runs the exit hooks that stop every server this run started.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(signal, () => process.exit(130));
+
 try {
-  const args = process.argv.slice(2);
-  if (process.env.BENCH_ARGS) args.push(...process.env.BENCH_ARGS.split(/\s+/).filter(Boolean));
-  await runBench(parseArgs(args));
+  await runBench(parseArgs(process.argv.slice(2)));
   process.exit(0);
 } catch (error) {
   console.error(error);

@@ -72,6 +72,7 @@ export function parseArgs(argv: string[]): BenchOptions {
     else if (arg === "--full") opts.quick = false;
     else if (arg === "--node") opts.node = value();
     else if (arg === "--profile") opts.profile = true;
+    else if (arg === "--spread") opts.spread = Number(value());
     else if (arg === "--sections") opts.sections = new Set(value().split(","));
     else if (arg === "--services") opts.services = new Set(value().split(","));
     else if (arg === "--") continue;

@@ -11,6 +11,7 @@ await runService("registry", async (logger) => {
   const address = await server.listen(config.port, config.host);
   return {
     url: `${settings.tls ? "https" : "http"}://${address.address}:${address.port}`,
+    shutdownGraceMs: settings.shutdownGraceMs,
     async close() {
       await server.close();
       backends.close();

@@ -17,7 +17,10 @@ describe("configuration", () => {
   });
 
   it.each([
-    [{ REDIS_CLUSTER_NODES: "," }, "REDIS_CLUSTER_NODES: must be comma-separated host:port or redis://host:port"],
+    [
+      { REDIS_CLUSTER_NODES: "," },
+      "REDIS_CLUSTER_NODES: must be comma-separated host:port or redis://host:port",
+    ],
     [{ REDIS_CLUSTER_NODES: "http://a:1" }, "REDIS_CLUSTER_NODES: must be comma-separated"],
     [{ REDIS_CLUSTER_NODES: "redis://a:1/3" }, "REDIS_CLUSTER_NODES: must be comma-separated"],
     [

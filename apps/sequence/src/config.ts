@@ -25,12 +25,18 @@ const clusterNodesVar = z
       seeds.every((seed) => {
         if (!URL.canParse(seed)) return false;
         const url = new URL(seed);
-        return CLUSTER_SCHEMES.includes(url.protocol) && url.hostname !== "" && ["", "/", "/0"].includes(url.pathname);
+        return (
+          CLUSTER_SCHEMES.includes(url.protocol) &&
+          url.hostname !== "" &&
+          ["", "/", "/0"].includes(url.pathname)
+        );
       }),
     { error: "must be comma-separated host:port or redis://host:port seeds of the cluster's nodes" },
   )
   .refine(
-    (seeds) => new Set(seeds.map((seed) => new URL(seed)).map((u) => `${u.protocol}${u.username}:${u.password}`)).size <= 1,
+    (seeds) =>
+      new Set(seeds.map((seed) => new URL(seed)).map((u) => `${u.protocol}${u.username}:${u.password}`))
+        .size <= 1,
     { error: "all seeds must use the same scheme and credentials" },
   )
   .optional();

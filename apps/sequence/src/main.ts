@@ -14,6 +14,7 @@ await runService("sequence", async (logger) => {
   const address = await server.listen(config.port, config.host);
   return {
     url: `${settings.tls ? "https" : "http"}://${address.address}:${address.port}`,
+    shutdownGraceMs: settings.shutdownGraceMs,
     close: async () => {
       await server.close();
       await backends.close();

@@ -32,7 +32,11 @@ export function sequenceMetrics(metrics: ServiceMetrics) {
     mysqlWrite: () => mysqlWrites.inc(),
     /** The epoch gauge reads the allocator at scrape time. */
     watchEpoch(epoch: () => number) {
-      metrics.gauge("sequence_epoch", "The epoch Redis counters are fenced with (bumped on a server change).", epoch);
+      metrics.gauge(
+        "sequence_epoch",
+        "The epoch Redis counters are fenced with (bumped on a server change).",
+        epoch,
+      );
     },
   };
 }

@@ -215,7 +215,14 @@ describe("SequenceService over Connect and gRPC (16.1, 16.2, 16.6, 16.7)", () =>
     // A restarted Redis (no persistence) is a new server: the epoch moves on.
     await redis.restart();
     await expect
-      .poll(() => c.next({ conversation }).then(() => true, () => false), { timeout: 5_000 })
+      .poll(
+        () =>
+          c.next({ conversation }).then(
+            () => true,
+            () => false,
+          ),
+        { timeout: 5_000 },
+      )
       .toBe(true);
     await backends.allocator.settle();
 
@@ -224,8 +231,12 @@ describe("SequenceService over Connect and gRPC (16.1, 16.2, 16.6, 16.7)", () =>
       const line = text.split("\n").find((l) => l.startsWith(`${series} `) || l.startsWith(`${series}{`));
       return Number(line?.split(" ").at(-1));
     };
-    expect(value('sequence_reservations_total{reason="seed",service="im.sequence.v1.SequenceService"}')).toBeGreaterThanOrEqual(2);
-    expect(value('sequence_reservations_total{reason="extend",service="im.sequence.v1.SequenceService"}')).toBeGreaterThanOrEqual(0);
+    expect(
+      value('sequence_reservations_total{reason="seed",service="im.sequence.v1.SequenceService"}'),
+    ).toBeGreaterThanOrEqual(2);
+    expect(
+      value('sequence_reservations_total{reason="extend",service="im.sequence.v1.SequenceService"}'),
+    ).toBeGreaterThanOrEqual(0);
     expect(text).toContain('sequence_reservations_total{reason="ahead"');
     expect(value("sequence_mysql_writes_total")).toBeGreaterThanOrEqual(3);
     expect(value("sequence_coalesced_calls_total")).toBeGreaterThan(0);

@@ -1,12 +1,15 @@
 import closeWithGrace from "close-with-grace";
 import { ConfigError } from "./config.js";
 import { createLogger, type Logger } from "./logger.js";
+import { defaultLimits } from "./settings.js";
 
 export interface RunningService {
   /** URL the service listens on, for the start-up log line. */
   readonly url: string;
   /** Graceful stop: stop taking calls, finish in-flight ones, close backend connections. */
   close(): Promise<void>;
+  /** How long `close` may wait for in-flight calls (SHUTDOWN_GRACE_MS); the process exits 5 s after. */
+  shutdownGraceMs?: number;
 }
 
 /**
@@ -28,8 +31,9 @@ export async function runService(name: string, start: (logger: Logger) => Promis
     process.exit(1);
   }
   logger.info({ url: service.url }, `${name} listening on ${service.url}`);
+  const delay = (service.shutdownGraceMs ?? defaultLimits.shutdownGraceMs) + 5_000;
   closeWithGrace(
-    { delay: 15_000, logger: { error: (message) => logger.error(message) } },
+    { delay, logger: { error: (message) => logger.error(message) } },
     async ({ signal, err }) => {
       if (err) {
         logger.error({ err }, "stopping after an unexpected error");

@@ -80,7 +80,7 @@ describe.each(apps)("the $app deployment", ({ app, port }) => {
     expect(container.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "grpc" });
     const preStop: string[] = container.lifecycle.preStop.exec.command;
     expect(preStop[0]).toBe("sleep");
-    // preStop, then the service's drain, which close-with-grace cuts off at 15 s.
+    // preStop, then the service's drain, which close-with-grace cuts off 5 s after SHUTDOWN_GRACE_MS.
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(Number(preStop[1]) + 15);
     expect(container.resources.requests).toMatchObject({
       cpu: expect.any(String),

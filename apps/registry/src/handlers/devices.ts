@@ -12,8 +12,9 @@ export function deviceHandlers({ store, mirror }: RegistryDeps) {
       validateId("device_id", request.deviceId);
       validateId("gateway_node", request.gatewayNode);
       const leaseId = optionalLeaseId(request.leaseId);
-      // The user's devices as the mirror knows them (when current) spare the txn its etcd read.
-      const hint = mirror.lookup([request.userId]);
+      // The user's devices as the mirror knows them spare the txn its etcd read. Any live revision will
+      // do: the txn's compare catches a change since then, so a stale hint only costs a retry.
+      const hint = mirror.lookup([request.userId], 0);
       const result = await store.register(
         {
           userId: request.userId,

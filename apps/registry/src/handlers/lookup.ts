@@ -14,8 +14,8 @@ export function lookupHandlers({ store, mirror }: RegistryDeps) {
    * before the lookup pays for a read from etcd.
    */
   async function read(userIds: string[], signal: AbortSignal) {
-    await mirror.catchUp(CATCH_UP_MS);
-    const answer = mirror.lookup(userIds) ?? (await store.lookup(userIds, { signal }));
+    const ownWrites = await mirror.catchUp(CATCH_UP_MS);
+    const answer = mirror.lookup(userIds, ownWrites) ?? (await store.lookup(userIds, { signal }));
     return { devices: toLocations(answer.entries), revision: BigInt(answer.revision) };
   }
 

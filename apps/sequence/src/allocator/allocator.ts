@@ -1,8 +1,8 @@
 import { StoreError } from "@im-core/stores";
 import { EpochFencedError, type MySqlSequenceBackup } from "@im-core/stores/mysql";
 import type { RedisSequenceStore } from "@im-core/stores/redis";
-import type { ConversationRef } from "./conversation.js";
 import { type Batch, Coalescer } from "./coalescer.js";
+import type { ConversationRef } from "./conversation.js";
 import { EpochGuard } from "./epochs.js";
 import { SingleFlight } from "./single-flight.js";
 

@@ -56,12 +56,7 @@ describe("coalescing calls of one key", () => {
     const results = await Promise.allSettled([6, 2, 5, 1].map((count) => coalescer.next("k", "k", count)));
     expect(results.map((r) => (r.status === "fulfilled" ? r.value : "exhausted"))).toEqual<
       (SequenceRange | string)[]
-    >([
-      { first: 2, last: 7 },
-      { first: 8, last: 9 },
-      "exhausted",
-      { first: 10, last: 10 },
-    ]);
+    >([{ first: 2, last: 7 }, { first: 8, last: 9 }, "exhausted", { first: 10, last: 10 }]);
   });
 
   it("any other failure reaches every caller of the batch", async () => {

@@ -9,7 +9,6 @@ interface Waiter {
 interface Lane<T> {
   /** Callers waiting for the next run, in arrival order. */
   queue: Waiter[];
-  busy: boolean;
   /** What the key stands for (the first caller's: every caller of a key names the same thing). */
   subject: T;
 }
@@ -34,6 +33,30 @@ export interface CoalescerOptions<T> {
   onCoalesced?: (calls: number) => void;
 }
 
+class Run implements Batch {
+  total = 0;
+
+  constructor(
+    readonly waiters: Waiter[],
+    /** The lane's queue, when this run may take in its callers. */
+    readonly queue: Waiter[] | undefined,
+  ) {
+    for (const waiter of waiters) this.total += waiter.count;
+  }
+
+  get size(): number {
+    return this.waiters.length;
+  }
+
+  absorbQueued(): void {
+    if (!this.queue) return;
+    for (const waiter of this.queue.splice(0)) {
+      this.waiters.push(waiter);
+      this.total += waiter.count;
+    }
+  }
+}
+
 /**
  * At most one allocation per key in flight: callers arriving meanwhile queue, and the next
  * allocation serves all of them at once (one Redis script call for `sum(count)`), its range split
@@ -53,39 +76,31 @@ export class Coalescer<T> {
 
   /** `count` consecutive numbers for `subject`, whose identity is `key`. */
   next(key: string, subject: T, count: number): Promise<SequenceRange> {
+    const lane = this.#lanes.get(key);
+    if (lane) {
+      return new Promise((resolve, reject) => lane.queue.push({ count, resolve, reject }));
+    }
+    // Idle key: this caller runs at once. Callers arriving meanwhile queue behind it.
+    const fresh: Lane<T> = { queue: [], subject };
+    this.#lanes.set(key, fresh);
     return new Promise((resolve, reject) => {
-      let lane = this.#lanes.get(key);
-      if (!lane) {
-        lane = { queue: [], busy: false, subject };
-        this.#lanes.set(key, lane);
-      }
-      lane.queue.push({ count, resolve, reject });
-      if (!lane.busy) void this.#drain(key, lane);
+      this.#serve(fresh, [{ count, resolve, reject }], true).then(() => {
+        if (fresh.queue.length === 0) this.#lanes.delete(key);
+        else void this.#drain(key, fresh);
+      });
     });
   }
 
+  /** Serves what queued during the previous run, batch after batch, then forgets the key. */
   async #drain(key: string, lane: Lane<T>): Promise<void> {
-    lane.busy = true;
     while (lane.queue.length > 0) {
-      const waiters = lane.queue.splice(0);
-      await this.#serve(lane, waiters, true);
+      await this.#serve(lane, lane.queue.splice(0), true);
     }
-    lane.busy = false;
     this.#lanes.delete(key);
   }
 
   async #serve(lane: Lane<T>, waiters: Waiter[], mayAbsorb: boolean): Promise<void> {
-    const batch: Batch = {
-      get total() {
-        return waiters.reduce((sum, w) => sum + w.count, 0);
-      },
-      get size() {
-        return waiters.length;
-      },
-      absorbQueued() {
-        if (mayAbsorb) waiters.push(...lane.queue.splice(0));
-      },
-    };
+    const batch = new Run(waiters, mayAbsorb ? lane.queue : undefined);
     let range: SequenceRange;
     try {
       range = await this.#opts.allocate(lane.subject, batch);

@@ -77,7 +77,14 @@ describe("one hot conversation (16.1, 16.7)", () => {
     let coalesced = 0;
     const { allocator } = d.instance(
       { url: redis.url },
-      { step: 10_000, events: { coalesced: (n) => void (coalesced += n) } },
+      {
+        step: 10_000,
+        events: {
+          coalesced: (n) => {
+            coalesced += n;
+          },
+        },
+      },
     );
     const chat = groupChat("coalesce");
     await allocator.next(chat, 1); // seeded: what follows is the steady state

@@ -30,18 +30,30 @@ export class OnePortServer {
   readonly #http2: http2.Http2Server | http2.Http2SecureServer;
   readonly #sessions = new Set<http2.ServerHttp2Session>();
   readonly #sockets = new Set<net.Socket>();
+  /** HTTP/1.1 connections and how many requests each is serving: idle ones are closed on shutdown. */
+  readonly #http1Requests = new Map<net.Socket, number>();
   readonly #options: OnePortServerOptions;
   #closing = false;
 
   constructor(onRequest: RequestListener, options: OnePortServerOptions) {
     this.#options = options;
-    const markClosing = (_request: unknown, response: http.ServerResponse | http2.Http2ServerResponse) => {
-      // HTTP/1.1 requests still running while we drain get "Connection: close".
-      if (this.#closing && response instanceof http.ServerResponse) response.setHeader("connection", "close");
+    // Node's own idle tracking only covers servers that listen themselves; ours get sockets handed over.
+    const trackHttp1 = (request: http.IncomingMessage | http2.Http2ServerRequest, response: unknown) => {
+      if (!(response instanceof http.ServerResponse)) return;
+      const socket = request.socket as net.Socket;
+      const running = this.#http1Requests.get(socket);
+      if (running === undefined) socket.once("close", () => this.#http1Requests.delete(socket));
+      this.#http1Requests.set(socket, (running ?? 0) + 1);
+      if (this.#closing) response.setHeader("connection", "close");
+      response.once("close", () => {
+        const left = (this.#http1Requests.get(socket) ?? 1) - 1;
+        this.#http1Requests.set(socket, left);
+        if (this.#closing && left === 0) socket.end();
+      });
     };
     if (options.tls) {
       const secure = http2.createSecureServer({ ...options.tls, allowHTTP1: true }, onRequest);
-      secure.on("request", markClosing);
+      secure.on("request", trackHttp1);
       this.#http2 = secure;
       this.#listener = secure;
     } else {
@@ -49,7 +61,7 @@ export class OnePortServer {
         { keepAliveTimeout: options.idleTimeoutMs, headersTimeout: 10_000 },
         onRequest,
       );
-      this.#http1.on("request", markClosing);
+      this.#http1.on("request", trackHttp1);
       this.#http2 = http2.createServer({}, onRequest);
       this.#listener = net.createServer((socket) => this.#route(socket));
     }
@@ -85,19 +97,15 @@ export class OnePortServer {
     for (const session of this.#sessions) {
       session.close();
     }
-    const closeIdleHttp1 = () => {
-      this.#http1?.closeIdleConnections();
-      if (this.#listener instanceof http.Server) this.#listener.closeIdleConnections();
-    };
-    closeIdleHttp1();
-    const idleSweep = setInterval(closeIdleHttp1, 50);
+    for (const [socket, requests] of this.#http1Requests) {
+      if (requests === 0) socket.end();
+    }
     const deadline = setTimeout(() => {
       for (const socket of this.#sockets) socket.destroy();
     }, graceMs);
     try {
       await listenerClosed;
     } finally {
-      clearInterval(idleSweep);
       clearTimeout(deadline);
     }
   }
@@ -121,6 +129,8 @@ export class OnePortServer {
       if (looksLikeHttp2) {
         this.#http2.emit("connection", socket); // the session reads the buffer on the next tick
       } else {
+        this.#http1Requests.set(socket, 0);
+        socket.once("close", () => this.#http1Requests.delete(socket));
         this.#http1!.emit("connection", socket);
         socket.resume();
       }

@@ -1,3 +1,4 @@
+import http from "node:http";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
@@ -135,6 +136,21 @@ describe("one port for every protocol", () => {
 });
 
 describe("graceful shutdown", () => {
+  it("closes idle keep-alive connections at once instead of waiting out the grace period", async () => {
+    const server = startServer();
+    const { port } = await server.listen(0, "127.0.0.1");
+    const agent = new http.Agent({ keepAlive: true });
+    await new Promise<void>((resolve) =>
+      http.get({ port, path: "/healthz", agent }, (response) => response.resume().on("end", resolve)),
+    );
+    const h2 = createClient(RegistryService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
+    await h2.lookup({ userId: "u" });
+    const started = performance.now();
+    await server.close();
+    expect(performance.now() - started).toBeLessThan(500);
+    agent.destroy();
+  });
+
   it("lets in-flight calls finish, ends streams, refuses new connections", async () => {
     const server = startServer();
     const { port } = await server.listen(0, "127.0.0.1");

@@ -57,7 +57,10 @@ export function createRedisClusterClientFromUrls(seeds: readonly string[], opts:
   if (parsed.some((url) => access(url) !== access(first))) {
     throw new Error("the Redis Cluster seed URLs must share one scheme and one username:password");
   }
-  const nodes = parsed.map((url) => ({ host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || 6379) }));
+  const nodes = parsed.map((url) => ({
+    host: url.hostname.replace(/^\[|\]$/g, ""),
+    port: Number(url.port || 6379),
+  }));
   return createRedisClusterClient(nodes, {
     ...opts,
     ...(first.username ? { username: decodeURIComponent(first.username) } : {}),

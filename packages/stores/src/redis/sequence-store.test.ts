@@ -56,6 +56,30 @@ describe("sequence.lua (16.1, 16.6)", () => {
     expect(await store.next(next, "seq:{t3}", 1, 0)).toMatchObject({ first: 301 });
   });
 
+  it("16.6: grant applies a reservation and allocates in one step: extends a live key, seeds a missing or stale one", async () => {
+    const t = await ticket(1);
+    // Missing: seeded at the old ceiling, then the caller's numbers at once.
+    expect(await store.grant(t, "seq:{t5}", 40, 140, 100)).toEqual({
+      status: "ok",
+      first: 41,
+      last: 140,
+      seeded: true,
+    });
+    // Live: the ceiling only rises, the counter carries on.
+    expect(await store.grant(t, "seq:{t5}", 140, 130, 1)).toEqual({ status: "reserve", cur: 140, max: 140 });
+    expect(await store.grant(t, "seq:{t5}", 140, 240, 5)).toEqual({
+      status: "ok",
+      first: 141,
+      last: 145,
+      seeded: false,
+    });
+    expect(await store.peek(t, "seq:{t5}")).toEqual({ cur: 145, max: 240, epoch: 1 });
+    // Stale (older epoch): seeded again from the value read in MySQL, never from the stale counter.
+    const t2 = await ticket(2);
+    expect(await store.grant(t2, "seq:{t5}", 240, 340, 1)).toMatchObject({ first: 241, seeded: true });
+    expect(await store.grant(t, "seq:{t5}", 0, 999, 1)).toEqual({ status: "behind", epoch: 2 });
+  });
+
   it("refuses a ticket from before a reconnect, and fails fast while Redis is down", async () => {
     const stale = await ticket(1);
     await server.command("CLIENT", "KILL", "TYPE", "normal");

@@ -153,7 +153,13 @@ export class RedisSequenceStore {
    * to `ceiling`, or seeds a missing or stale one at `from` (nothing above it was ever handed out),
    * then hands out `count` numbers if they fit below the ceiling.
    */
-  async grant(ticket: Ticket, key: string, from: number, ceiling: number, count: number): Promise<GrantReply> {
+  async grant(
+    ticket: Ticket,
+    key: string,
+    from: number,
+    ceiling: number,
+    count: number,
+  ): Promise<GrantReply> {
     const reply = await this.#run(ticket, key, "grant", from, ceiling, count);
     switch (reply[0]) {
       case Status.ok:

@@ -51,7 +51,7 @@ export class DeviceMirror {
   private closed = false;
   private watch: WatchHandle | undefined;
   private readonly readyWaiters = new Set<() => void>();
-  private readonly catchUpWaiters = new Set<() => void>();
+  private readonly catchUpWaiters = new Map<() => void, number>();
   private entryCount = 0;
   private loads = 0;
   private readonly maxBacklog: number;
@@ -76,7 +76,7 @@ export class DeviceMirror {
     this.watch?.close();
     this.endSubscribers(new StoreError("unavailable", "the registry mirror is shutting down"));
     for (const wake of this.readyWaiters) wake();
-    for (const wake of this.catchUpWaiters) wake();
+    for (const wake of this.catchUpWaiters.keys()) wake();
   }
 
   /** Loaded and its feed connected. */
@@ -108,13 +108,15 @@ export class DeviceMirror {
   }
 
   /**
-   * Waits (at most `timeoutMs`) until a live mirror has applied every write noted so far. The watch
-   * usually delivers an acknowledged write within a millisecond or two, so a lookup right after a
-   * register waits that long instead of paying an etcd round trip; a mirror that is not live, or
-   * stays behind, lets the caller fall back to etcd after the timeout.
+   * Waits (at most `timeoutMs`) until a live mirror has applied every write noted so far, and answers
+   * that revision: pass it to `lookup` as `atLeast`. Writes noted later are concurrent with the caller's
+   * read and need not be in its answer; waiting for them too would, under a steady stream of writes,
+   * never end. The watch usually delivers an acknowledged write within a millisecond or two, so a
+   * lookup right after a register waits that long instead of paying an etcd round trip.
    */
-  async catchUp(timeoutMs: number): Promise<void> {
-    if (!this.live || this.appliedRevision >= this.writeFloor) return;
+  async catchUp(timeoutMs: number): Promise<number> {
+    const floor = this.writeFloor;
+    if (!this.live || this.appliedRevision >= floor) return floor;
     await new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -122,8 +124,9 @@ export class DeviceMirror {
         resolve();
       };
       const timer = setTimeout(done, timeoutMs);
-      this.catchUpWaiters.add(done);
+      this.catchUpWaiters.set(done, floor);
     });
+    return floor;
   }
 
   stats(): MirrorStats {
@@ -144,9 +147,12 @@ export class DeviceMirror {
     return (this.leaseEntries.get(leaseId) ?? 0) > 0;
   }
 
-  /** The users' devices at `revision`, or undefined when the mirror cannot vouch for being current. */
-  lookup(userIds: Iterable<string>): Snapshot | undefined {
-    if (!this.live || this.appliedRevision < this.writeFloor) return undefined;
+  /**
+   * The users' devices at `revision`, or undefined when the mirror cannot vouch for being current:
+   * not live, or not yet at `atLeast` (default: every write its owner noted so far).
+   */
+  lookup(userIds: Iterable<string>, atLeast = this.writeFloor): Snapshot | undefined {
+    if (!this.live || this.appliedRevision < atLeast) return undefined;
     const entries: DeviceEntry[] = [];
     for (const userId of new Set(userIds)) {
       const devices = this.users.get(userId);
@@ -258,7 +264,7 @@ export class DeviceMirror {
     this.remember(batch);
     // A subscriber cut off during push leaves the set at once; deleting while iterating a Set is safe.
     for (const subscriber of this.subscribers) subscriber.push(batch);
-    if (this.appliedRevision >= this.writeFloor) for (const wake of this.catchUpWaiters) wake();
+    for (const [wake, floor] of this.catchUpWaiters) if (this.appliedRevision >= floor) wake();
   }
 
   private remember(batch: ChangeBatch): void {

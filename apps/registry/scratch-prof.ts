@@ -1,0 +1,11 @@
+import { startEtcd } from "@im-core/testkit";
+import { startTestRegistry } from "./src/testing/registry.js";
+const etcd = await startEtcd();
+const r = await startTestRegistry({ endpoints: etcd.endpoints, callTimeoutMs: 4000 });
+const { leaseId } = await r.client.grantLease({ gatewayNode: "gw", ttlSeconds: 120 });
+let n = 0, stop = false;
+const worker = async (w: number) => { for (let i = 0; !stop; i++) { const userId = `t${w}-u${i}`; await r.client.register({ userId, deviceId: "d", gatewayNode: "gw", leaseId }); await r.client.lookup({ userId }); n++; } };
+const t = performance.now(); const ws = Array.from({ length: 8 }, (_, w) => worker(w)); await new Promise((res) => setTimeout(res, 4000)); stop = true; await Promise.all(ws);
+console.log((n / ((performance.now() - t) / 1000)).toFixed(0), "pairs/s", process.cpuUsage());
+await r.close(); await etcd.dispose();
+process.exit(0);

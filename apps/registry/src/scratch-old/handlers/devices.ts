@@ -1,0 +1,52 @@
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { HandlerContext } from "@connectrpc/connect";
+import type { RegisterRequest, UnregisterRequest } from "@im-core/proto";
+import { toLocations } from "./convert.js";
+import type { RegistryDeps } from "./deps.js";
+import { optionalLeaseId, validateId } from "./validate.js";
+
+export function deviceHandlers({ store, mirror }: RegistryDeps) {
+  return {
+    async register(request: RegisterRequest, context: HandlerContext) {
+      validateId("user_id", request.userId);
+      validateId("device_id", request.deviceId);
+      validateId("gateway_node", request.gatewayNode);
+      const leaseId = optionalLeaseId(request.leaseId);
+      // The user's devices as the mirror knows them (when current) spare the txn its etcd read.
+      const hint = mirror.lookup([request.userId]);
+      const result = await store.register(
+        {
+          userId: request.userId,
+          deviceId: request.deviceId,
+          gatewayNode: request.gatewayNode,
+          leaseId,
+          ...(hint ? { hint } : {}),
+        },
+        { signal: context.signal },
+      );
+      mirror.noteWrite(result.revision);
+      return {
+        leaseId: result.leaseId,
+        ttlSeconds: result.ttlSeconds,
+        connectedAt: timestampFromMs(result.connectedAtMs),
+        evicted: toLocations(result.evicted),
+      };
+    },
+
+    async unregister(request: UnregisterRequest, context: HandlerContext) {
+      validateId("user_id", request.userId);
+      validateId("device_id", request.deviceId);
+      if (request.gatewayNode !== "") validateId("gateway_node", request.gatewayNode);
+      const result = await store.unregister(
+        {
+          userId: request.userId,
+          deviceId: request.deviceId,
+          ...(request.gatewayNode ? { gatewayNode: request.gatewayNode } : {}),
+        },
+        { signal: context.signal },
+      );
+      if (result.revision !== undefined) mirror.noteWrite(result.revision);
+      return { removed: result.removed };
+    },
+  };
+}

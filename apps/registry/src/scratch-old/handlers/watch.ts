@@ -1,0 +1,66 @@
+import { create } from "@bufbuild/protobuf";
+import type { HandlerContext } from "@connectrpc/connect";
+import { type WatchRequest, type WatchResponse, WatchResponseSchema } from "@im-core/proto";
+import { Subscription, type WatchHandle } from "@im-core/stores/etcd";
+import { toWatchResponse } from "./convert.js";
+import { DEFAULT_LIMITS, type RegistryDeps } from "./deps.js";
+import { requireRevision, requireUserIds } from "./validate.js";
+
+interface Feed {
+  subscription: Subscription;
+  /** The revision the stream starts after: the first response's `revision`. */
+  startsAfter: number;
+}
+
+export function watchHandlers(deps: RegistryDeps) {
+  const { maxWatchBacklog } = { ...DEFAULT_LIMITS, ...deps.limits };
+
+  /**
+   * The mirror's shared feed when it can serve the start point (live, and the start within its recent
+   * history); otherwise a watch of this stream's own from etcd, which also reports a compacted start.
+   */
+  async function openFeed(
+    start: number | undefined,
+    users: ReadonlySet<string> | undefined,
+    signal: AbortSignal,
+  ) {
+    const shared = deps.mirror.subscribe(start, users, deps.onWatchLag);
+    if (shared) return shared;
+    if (start !== undefined) await deps.store.assertHistoryFrom(start, { signal });
+    const from = start ?? (await deps.store.currentRevision({ signal })) + 1;
+    let handle: WatchHandle | undefined;
+    const subscription = new Subscription({
+      users,
+      fromRevision: from,
+      maxBacklog: maxWatchBacklog,
+      onClose: () => handle?.close(),
+      ...(deps.onWatchLag ? { onOverflow: deps.onWatchLag } : {}),
+    });
+    handle = deps.store.watch(from, {
+      batch: (b) => subscription.push(b),
+      error: (e) => subscription.fail(e),
+    });
+    return { subscription, startsAfter: from - 1 } satisfies Feed;
+  }
+
+  return {
+    async *watch(request: WatchRequest, context: HandlerContext): AsyncGenerator<WatchResponse> {
+      const users = request.userIds.length > 0 ? new Set(requireUserIds(request.userIds)) : undefined;
+      const start = requireRevision(request.startRevision, "start_revision") || undefined;
+      const stop = () => feed?.subscription.close();
+      let feed: Feed | undefined;
+      context.signal.addEventListener("abort", stop);
+      deps.draining.addEventListener("abort", stop);
+      try {
+        feed = await openFeed(start, users, context.signal);
+        if (context.signal.aborted || deps.draining.aborted) return;
+        yield create(WatchResponseSchema, { revision: BigInt(feed.startsAfter) });
+        for await (const batch of feed.subscription) yield toWatchResponse(batch);
+      } finally {
+        context.signal.removeEventListener("abort", stop);
+        deps.draining.removeEventListener("abort", stop);
+        feed?.subscription.close();
+      }
+    },
+  };
+}
