@@ -157,7 +157,10 @@ describe.concurrent("mirror reload", () => {
     // The old lease went with the data; a new registration is seen at once, from the mirror.
     const stale = await instance.client
       .register({ userId: "u0", deviceId: "d", gatewayNode: "gw", leaseId })
-      .then(() => "OK", (error: unknown) => Code[ConnectError.from(error).code]);
+      .then(
+        () => "OK",
+        (error: unknown) => Code[ConnectError.from(error).code],
+      );
     expect(stale).toBe("NotFound");
     await instance.client.register({ userId: "u1", deviceId: "d", gatewayNode: "gw-new" });
     expect(devicesOf((await instance.client.lookup({ userId: "u1" })).devices)).toEqual(["u1/d@gw-new"]);

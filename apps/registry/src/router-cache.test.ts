@@ -58,12 +58,19 @@ async function eventually(check: () => void | Promise<void>, timeoutMs = 8_000):
   }
 }
 
-type Located = { userId: string; deviceId: string; gatewayNode: string; connectedAtMs: number; leaseId: bigint };
+type Located = {
+  userId: string;
+  deviceId: string;
+  gatewayNode: string;
+  connectedAtMs: number;
+  leaseId: bigint;
+};
 const state = (entries: readonly Located[]) =>
   entries
     .map((e) => `${e.userId}/${e.deviceId}@${e.gatewayNode}|lease=${e.leaseId}|at=${e.connectedAtMs}`)
     .sort();
-const label = (e: ChangeEvent) => `${e.revision} ${e.type} ${e.entry.userId}/${e.entry.deviceId}@${e.entry.gatewayNode}`;
+const label = (e: ChangeEvent) =>
+  `${e.revision} ${e.type} ${e.entry.userId}/${e.entry.deviceId}@${e.entry.gatewayNode}`;
 
 describe("router-side cache over the Watch RPC", () => {
   it("converges to the service's Lookup through register/move/unregister/expiry/revoke, and across restarts and a kill without missing or repeating an event", async () => {
@@ -112,8 +119,12 @@ describe("router-side cache over the Watch RPC", () => {
     await client.register({ userId: "carol", deviceId: "tab", gatewayNode: "gw-1" }); // own 1 s lease: expires
     await client.register({ userId: "dave/𝒳 %:", deviceId: "d", gatewayNode: "gw-1", leaseId: shared });
     await client.register({ userId: outsider, deviceId: "d", gatewayNode: "gw-1", leaseId: shared });
-    expect((await client.unregister({ userId: "bob", deviceId: "pc", gatewayNode: "gw-9" })).removed).toBe(false);
-    expect((await client.unregister({ userId: "bob", deviceId: "pc", gatewayNode: "gw-1" })).removed).toBe(true);
+    expect((await client.unregister({ userId: "bob", deviceId: "pc", gatewayNode: "gw-9" })).removed).toBe(
+      false,
+    );
+    expect((await client.unregister({ userId: "bob", deviceId: "pc", gatewayNode: "gw-1" })).removed).toBe(
+      true,
+    );
     const { leaseId: doomed } = await client.grantLease({ gatewayNode: "gw-3", ttlSeconds: 60 });
     await client.register({ userId: "bob", deviceId: "watch", gatewayNode: "gw-3", leaseId: doomed });
     await client.register({ userId: "carol", deviceId: "pc", gatewayNode: "gw-3", leaseId: doomed });

@@ -196,7 +196,11 @@ describe.concurrent("registry RPCs over gRPC and Connect", () => {
     await client.register({ userId: "\ud800", deviceId: "d\udfff", gatewayNode: "gw" });
     expect(devicesOf(await client.lookup({ userId: "\ufffd" }))).toEqual(["\ufffd/d\ufffd@gw"]);
     expect(devicesOf(await client.lookup({ userId: "\ud800" }))).toEqual(["\ufffd/d\ufffd@gw"]);
-    const literal = await post("Register", "application/json", '{"userId":"\ud800x","deviceId":"d","gatewayNode":"gw"}');
+    const literal = await post(
+      "Register",
+      "application/json",
+      '{"userId":"\ud800x","deviceId":"d","gatewayNode":"gw"}',
+    );
     expect(literal.status).toBe(200);
     const stored = (await store.snapshot()).entries.map((e) => e.userId).sort();
     expect(stored).toEqual(["\ufffd", "\ufffdx"]);
@@ -214,7 +218,9 @@ describe.concurrent("registry RPCs over gRPC and Connect", () => {
     });
     request.end(Buffer.concat([Buffer.from([0, 0, 0, 0, message.length]), message]));
     request.resume();
-    const trailers = await new Promise<http2.IncomingHttpHeaders>((resolve) => request.once("trailers", resolve));
+    const trailers = await new Promise<http2.IncomingHttpHeaders>((resolve) =>
+      request.once("trailers", resolve),
+    );
     expect(trailers["grpc-status"]).not.toBe("0");
     expect(decodeURIComponent(String(trailers["grpc-message"]))).toMatch(/not valid for encoding utf-8/);
     session.close();
@@ -244,7 +250,10 @@ describe.concurrent("registry RPCs over gRPC and Connect", () => {
       [
         "watch",
         async () => {
-          for await (const _ of handlers.watch(create(WatchRequestSchema, { userIds: [lone] }), context("watch")))
+          for await (const _ of handlers.watch(
+            create(WatchRequestSchema, { userIds: [lone] }),
+            context("watch"),
+          ))
             break;
         },
       ],

@@ -40,8 +40,10 @@ export function createRegistryServer({ logger, readiness, settings, ...deps }: R
  * Watch stream was cut off for not reading fast enough. Gauges are read at scrape time.
  */
 function registryMetrics(metrics: ServiceMetrics, mirror: DeviceMirror) {
-  metrics.gauge("registry_mirror_entries", "Device entries held by this instance's mirror.", () =>
-    mirror.stats().entries,
+  metrics.gauge(
+    "registry_mirror_entries",
+    "Device entries held by this instance's mirror.",
+    () => mirror.stats().entries,
   );
   metrics.gauge("registry_mirror_revision", "etcd revision the mirror has applied.", () => mirror.revision);
   metrics.gauge(
@@ -49,7 +51,11 @@ function registryMetrics(metrics: ServiceMetrics, mirror: DeviceMirror) {
     "1 while the mirror is loaded and its etcd watch connected (lookups served from memory), else 0.",
     () => (mirror.live ? 1 : 0),
   );
-  metrics.gauge("registry_watch_subscribers", "Watch streams fed by the mirror.", () => mirror.stats().subscribers);
+  metrics.gauge(
+    "registry_watch_subscribers",
+    "Watch streams fed by the mirror.",
+    () => mirror.stats().subscribers,
+  );
   metrics.gauge(
     "registry_watch_queued_events",
     "Events queued for Watch streams, not yet taken by their writers (bounded per stream).",

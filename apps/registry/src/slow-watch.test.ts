@@ -123,7 +123,9 @@ describe("a Watch client that stops reading", () => {
     // (a) The reading stream gets every event, in order, promptly.
     await Promise.race([
       fastDone,
-      new Promise((_, reject) => setTimeout(() => reject(new Error(`fast stream got ${fast.events}`)), 15_000)),
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error(`fast stream got ${fast.events}`)), 15_000),
+      ),
     ]);
     const readerDelay = Date.now() - written;
     expect(fast.events).toBe(TOTAL);
@@ -152,7 +154,9 @@ describe("a Watch client that stops reading", () => {
     slow.resume();
     const ending = await Promise.race([
       trailers,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("slow stream never ended")), 10_000)),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error("slow stream never ended")), 10_000),
+      ),
     ]);
     expect(ending["grpc-status"]).toBe("8"); // RESOURCE_EXHAUSTED
     expect(decodeURIComponent(String(ending["grpc-message"]))).toMatch(/fell too far behind/);

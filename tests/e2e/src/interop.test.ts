@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { afterAll, beforeAll, describe, expect, inject, type TestContext, test } from "vitest";
-import { acceptUnimplemented } from "./support/outcome.js";
+import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { PROTO_DIR } from "./support/process.js";
 
 /**
@@ -32,35 +31,31 @@ function unary<T>(client: grpc.Client, method: string, request: unknown): Promis
   });
 }
 
-/** True when the call was answered for real; UNIMPLEMENTED is accepted and annotated, anything else fails. */
-function implemented<T>(
-  ctx: TestContext,
-  rpc: string,
-  outcome: Outcome<T>,
-): outcome is { ok: true; value: T } {
-  if (outcome.ok) return true;
-  expect(grpc.status[outcome.error.code], outcome.error.details).toBe("UNIMPLEMENTED");
-  acceptUnimplemented(ctx, `${rpc} (grpc-js)`, outcome.error.details);
-  return false;
+/** The answer of a call that must succeed; any error fails the test with its gRPC code and details. */
+function answered<T>(rpc: string, outcome: Outcome<T>): T {
+  if (!outcome.ok) {
+    throw new Error(`${rpc} (grpc-js) failed: ${grpc.status[outcome.error.code]}: ${outcome.error.details}`);
+  }
+  return outcome.value;
 }
 
 let registry: grpc.Client;
 let sequence: grpc.Client;
 let registryHealth: grpc.Client;
+let sequenceHealth: grpc.Client;
 
 beforeAll(() => {
   const insecure = grpc.credentials.createInsecure();
   const registryTarget = new URL(inject("registryUrl")).host;
+  const sequenceTarget = new URL(inject("sequenceUrl")).host;
   registry = new (loaded.im.registry.v1.RegistryService as Constructor)(registryTarget, insecure);
-  sequence = new (loaded.im.sequence.v1.SequenceService as Constructor)(
-    new URL(inject("sequenceUrl")).host,
-    insecure,
-  );
+  sequence = new (loaded.im.sequence.v1.SequenceService as Constructor)(sequenceTarget, insecure);
   registryHealth = new (loaded.grpc.health.v1.Health as Constructor)(registryTarget, insecure);
+  sequenceHealth = new (loaded.grpc.health.v1.Health as Constructor)(sequenceTarget, insecure);
 });
 
 afterAll(() => {
-  for (const client of [registry, sequence, registryHealth]) client?.close();
+  for (const client of [registry, sequence, registryHealth, sequenceHealth]) client?.close();
 });
 
 interface DeviceLocation {
@@ -72,31 +67,39 @@ interface DeviceLocation {
 }
 
 describe("a plain gRPC client (grpc-js + proto-loader)", () => {
-  test("registers a device on the registry and looks it up", async (ctx) => {
+  test("registers a device on the registry and looks it up", async () => {
     const userId = `grpc-${randomUUID()}`;
-    const registered = await unary<{ leaseId: string; ttlSeconds: number }>(registry, "Register", {
-      userId,
-      deviceId: "desktop",
-      gatewayNode: "gw-grpc:9000",
-    });
-    const lookup = await unary<{ devices: DeviceLocation[] }>(registry, "Lookup", { userId });
-    if (!implemented(ctx, "Register", registered)) {
-      if (implemented(ctx, "Lookup", lookup)) expect(lookup.value.devices).toEqual([]);
-      return;
-    }
-    expect(BigInt(registered.value.leaseId)).toBeGreaterThan(0n);
-    expect(registered.value.ttlSeconds).toBeGreaterThan(0);
-    expect(lookup.ok && lookup.value.devices).toEqual([
+    const before = answered(
+      "Lookup",
+      await unary<{ devices: DeviceLocation[] }>(registry, "Lookup", { userId }),
+    );
+    expect(before.devices).toEqual([]);
+    const registered = answered(
+      "Register",
+      await unary<{ leaseId: string; ttlSeconds: number }>(registry, "Register", {
+        userId,
+        deviceId: "desktop",
+        gatewayNode: "gw-grpc:9000",
+      }),
+    );
+    expect(BigInt(registered.leaseId)).toBeGreaterThan(0n);
+    expect(registered.ttlSeconds).toBeGreaterThan(0);
+    const lookup = answered(
+      "Lookup",
+      await unary<{ devices: DeviceLocation[] }>(registry, "Lookup", { userId }),
+    );
+    expect(lookup.devices).toEqual([
       expect.objectContaining({
         userId,
         deviceId: "desktop",
         gatewayNode: "gw-grpc:9000",
-        leaseId: registered.value.leaseId,
+        leaseId: registered.leaseId,
       }),
     ]);
+    expect(BigInt(lookup.devices[0]!.connectedAt?.seconds ?? "0")).toBeGreaterThan(0n);
   });
 
-  test("follows a Watch stream while a device registers", async (ctx) => {
+  test("follows a Watch stream while a device registers", async () => {
     const userId = `grpc-watch-${randomUUID()}`;
     type WatchResponse = { events: { type: string; location: DeviceLocation }[] };
     const watch = (
@@ -112,61 +115,62 @@ describe("a plain gRPC client (grpc-js + proto-loader)", () => {
     });
     // Registering before the server has set the watch up could miss the event: retry until it shows.
     let outcome: Awaited<typeof seen> | undefined;
-    for (let attempt = 0; attempt < 20 && outcome === undefined; attempt++) {
-      const registered = await unary(registry, "Register", {
-        userId,
-        deviceId: "watch",
-        gatewayNode: "gw-grpc:9000",
-      });
-      if (!implemented(ctx, "Register", registered)) {
-        // Nothing to watch for without registrations; the stream itself must still be open or UNIMPLEMENTED.
+    const leaseIds: string[] = [];
+    try {
+      for (let attempt = 0; attempt < 20 && outcome === undefined; attempt++) {
+        const registered = answered(
+          "Register",
+          await unary<{ leaseId: string }>(registry, "Register", {
+            userId,
+            deviceId: "watch",
+            gatewayNode: "gw-grpc:9000",
+          }),
+        );
+        leaseIds.push(registered.leaseId);
         outcome = await Promise.race([
           seen,
           new Promise<undefined>((r) => setTimeout(() => r(undefined), 250)),
         ]);
-        call.cancel();
-        if (outcome !== undefined && "code" in outcome)
-          implemented(ctx, "Watch", { ok: false, error: outcome });
-        return;
       }
-      outcome = await Promise.race([
-        seen,
-        new Promise<undefined>((r) => setTimeout(() => r(undefined), 250)),
-      ]);
+    } finally {
+      call.cancel();
     }
-    call.cancel();
     if (outcome === undefined) throw new Error("no Watch event within 5 s");
     if ("code" in outcome) {
-      implemented(ctx, "Watch", { ok: false, error: outcome });
-      return;
+      throw new Error(`Watch (grpc-js) failed: ${grpc.status[outcome.code]}: ${outcome.details}`);
     }
-    expect(outcome).toMatchObject({ type: "TYPE_PUT", location: { userId, deviceId: "watch" } });
+    expect(outcome).toMatchObject({
+      type: "TYPE_PUT",
+      location: { userId, deviceId: "watch", gatewayNode: "gw-grpc:9000" },
+    });
+    expect(leaseIds).toContain(outcome.location.leaseId);
   });
 
-  test("allocates increasing sequence numbers", async (ctx) => {
+  test("allocates increasing sequence numbers", async () => {
     const conversation = { groupId: `grpc-${randomUUID()}` };
-    const first = await unary<{ first: string; last: string }>(sequence, "Next", { conversation, count: 10 });
-    if (!implemented(ctx, "Next", first)) return;
-    expect(first.value).toEqual({ first: "1", last: "10" });
-    const second = await unary<{ first: string; last: string }>(sequence, "Next", { conversation });
-    expect(second.ok && BigInt(second.value.first)).toBeGreaterThan(10n);
+    type Range = { first: string; last: string };
+    const first = answered("Next", await unary<Range>(sequence, "Next", { conversation, count: 10 }));
+    expect(first).toEqual({ first: "1", last: "10" });
+    // count 0 means one number; gaps are allowed, going back is not.
+    const second = answered("Next", await unary<Range>(sequence, "Next", { conversation }));
+    expect(BigInt(second.first)).toBeGreaterThan(10n);
+    expect(second.last).toBe(second.first);
   });
 
-  test("gets INVALID_ARGUMENT with the field named in grpc-message for a Next without a conversation", async (ctx) => {
+  test("gets INVALID_ARGUMENT with the field named in grpc-message for a Next without a conversation", async () => {
     const answer = await unary(sequence, "Next", {});
-    expect(answer.ok).toBe(false);
-    if (answer.ok) return;
-    if (grpc.status[answer.error.code] === "UNIMPLEMENTED") {
-      acceptUnimplemented(ctx, "Next (grpc-js)", answer.error.details);
-      return;
-    }
-    expect(grpc.status[answer.error.code]).toBe("INVALID_ARGUMENT");
+    if (answer.ok) throw new Error(`Next without a conversation succeeded: ${JSON.stringify(answer.value)}`);
+    expect(grpc.status[answer.error.code], answer.error.details).toBe("INVALID_ARGUMENT");
     expect(answer.error.details).toMatch(/conversation/);
   });
 
-  test("reads SERVING from the standard grpc.health.v1 service", async (ctx) => {
-    const health = await unary<{ status: string }>(registryHealth, "Check", { service: "" });
-    if (!implemented(ctx, "Health.Check", health)) return;
-    expect(health.value.status).toBe("SERVING");
+  test("reads SERVING from the standard grpc.health.v1 service of both services", async () => {
+    for (const client of [registryHealth, sequenceHealth]) {
+      const health = answered(
+        "Health.Check",
+        await unary<{ status: string }>(client, "Check", { service: "" }),
+      );
+      expect(health.status).toBe("SERVING");
+    }
   });
 });

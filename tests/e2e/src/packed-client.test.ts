@@ -1,17 +1,17 @@
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { expect, inject, test } from "vitest";
-import { acceptUnimplemented } from "./support/outcome.js";
 import { cleanEnv, run } from "./support/process.js";
 
-// What a gateway author writes after `npm install @im-core/proto @connectrpc/connect-node`.
+// What a gateway author writes after `npm i @im-core/proto @bufbuild/protobuf @connectrpc/connect @connectrpc/connect-node`.
 const clientScript = `
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { RegistryService, SequenceService } from "@im-core/proto";
 import { RegistryService as RegistryFromSubpath } from "@im-core/proto/registry/v1";
-import { SequenceService as SequenceFromSubpath } from "@im-core/proto/sequence/v1";
+import { NextRequestSchema, SequenceService as SequenceFromSubpath } from "@im-core/proto/sequence/v1";
 
 const [registryUrl, sequenceUrl, id] = process.argv.slice(2);
 const registry = createClient(RegistryService, createGrpcTransport({ baseUrl: registryUrl }));
@@ -28,6 +28,8 @@ async function attempt(call) {
 
 const out = {
   subpaths: RegistryFromSubpath === RegistryService && SequenceFromSubpath === SequenceService,
+  // The package's descriptors work with the consumer's own copy of the protobuf runtime (the peer).
+  roundTrip: fromBinary(NextRequestSchema, toBinary(NextRequestSchema, create(NextRequestSchema, { count: 7 }))).count,
   register: await attempt(async () => {
     const r = await registry.register({ userId: id, deviceId: "tablet", gatewayNode: "gw-packed:9000" });
     return { leaseId: String(r.leaseId) };
@@ -59,7 +61,7 @@ export async function route(transport: Transport, userId: string): Promise<strin
 }
 `;
 
-test("packages/proto packs into a tarball that a separate npm project installs and calls both services with", async (ctx) => {
+test("packages/proto packs into a tarball that a separate npm project installs and calls both services with", async () => {
   const project = join(inject("scratch"), "client-project");
   mkdirSync(project, { recursive: true });
 
@@ -70,7 +72,11 @@ test("packages/proto packs into a tarball that a separate npm project installs a
   const listing = (await run("tar", ["-tzf", join(project, tarball!)])).stdout.split("\n");
   const manifest = JSON.parse(
     (await run("tar", ["-xzOf", join(project, tarball!), "package/package.json"])).stdout,
-  ) as { exports: Record<string, { types: string; default: string }>; dependencies: Record<string, string> };
+  ) as {
+    exports: Record<string, { types: string; default: string }>;
+    dependencies?: Record<string, string>;
+    peerDependencies?: Record<string, string>;
+  };
   for (const [subpath, target] of Object.entries(manifest.exports)) {
     for (const file of [target.types, target.default]) {
       expect(listing, `export ${subpath} -> ${file} is not in the tarball`).toContain(
@@ -78,7 +84,9 @@ test("packages/proto packs into a tarball that a separate npm project installs a
       );
     }
   }
-  expect(manifest.dependencies["@bufbuild/protobuf"]).toBeDefined();
+  // The runtime is a peer: the consumer installs the one copy its own messages and the descriptors share.
+  expect(manifest.peerDependencies?.["@bufbuild/protobuf"]).toBe("^2.13.0");
+  expect(manifest.dependencies?.["@bufbuild/protobuf"]).toBeUndefined();
   expect(JSON.stringify(manifest)).not.toContain("workspace:");
   // The .proto sources ship too, for clients in other languages and for buf curl.
   expect(listing).toContain("package/proto/im/registry/v1/registry.proto");
@@ -97,10 +105,17 @@ test("packages/proto packs into a tarball that a separate npm project installs a
       "--no-fund",
       "--loglevel=error",
       `./${tarball}`,
+      "@bufbuild/protobuf@2.13.0",
       "@connectrpc/connect@2.1.2",
       "@connectrpc/connect-node@2.1.2",
     ],
     { cwd: project, env: cleanEnv(), timeoutMs: 110_000 },
+  );
+
+  // One copy of the runtime, the consumer's: none nested below @im-core/proto.
+  expect(existsSync(join(project, "node_modules/@bufbuild/protobuf/package.json"))).toBe(true);
+  expect(existsSync(join(project, "node_modules/@im-core/proto/node_modules/@bufbuild/protobuf"))).toBe(
+    false,
   );
 
   writeFileSync(join(project, "client.mjs"), clientScript);
@@ -113,25 +128,17 @@ test("packages/proto packs into a tarball that a separate npm project installs a
   type Attempt<T> = { ok: true; value: T } | { ok: false; code: string; message: string };
   const out = JSON.parse(stdout) as {
     subpaths: boolean;
+    roundTrip: number;
     register: Attempt<{ leaseId: string }>;
     lookup: Attempt<{ deviceId: string; gatewayNode: string }[]>;
     next: Attempt<{ first: string; last: string }>;
   };
   expect(out.subpaths).toBe(true);
-  for (const [rpc, attempt] of Object.entries({
-    Register: out.register,
-    Lookup: out.lookup,
-    Next: out.next,
-  })) {
-    if (!attempt.ok) {
-      expect(attempt.code, `${rpc}: ${attempt.message}`).toBe("Unimplemented");
-      acceptUnimplemented(ctx, `${rpc} (packed client)`, attempt.message);
-    }
-  }
-  if (out.register.ok) {
-    expect(out.lookup).toEqual({ ok: true, value: [{ deviceId: "tablet", gatewayNode: "gw-packed:9000" }] });
-  }
-  if (out.next.ok) expect(out.next.value).toEqual({ first: "1", last: "5" });
+  expect(out.roundTrip).toBe(7);
+  // Every call succeeds; on a failure toEqual shows the code and message the client got.
+  expect(out.register).toEqual({ ok: true, value: { leaseId: expect.stringMatching(/^[1-9]\d*$/) } });
+  expect(out.lookup).toEqual({ ok: true, value: [{ deviceId: "tablet", gatewayNode: "gw-packed:9000" }] });
+  expect(out.next).toEqual({ ok: true, value: { first: "1", last: "5" } });
 
   writeFileSync(join(project, "route.ts"), typedClient);
   writeFileSync(

@@ -163,7 +163,8 @@ export class EtcdRegistryStore implements MirrorSource {
       return { ...lease, ...(await this.putWithinLimit(input, lease.leaseId, deadline)) };
     } catch (error) {
       if (ownLease) this.revokeQuietly(lease.leaseId);
-      else if (error instanceof StoreError && error.kind === "not_found") this.grantedTtls.delete(lease.leaseId);
+      else if (error instanceof StoreError && error.kind === "not_found")
+        this.grantedTtls.delete(lease.leaseId);
       throw error;
     }
   }
@@ -181,12 +182,20 @@ export class EtcdRegistryStore implements MirrorSource {
     for (let round = 0; round < MAX_REGISTER_ROUNDS; round++) {
       const hint = round === 0 ? input.hint : undefined;
       const { entries, revision, own } = hint
-        ? { entries: hint.entries.filter((e) => e.userId === input.userId), revision: hint.revision, own: undefined }
+        ? {
+            entries: hint.entries.filter((e) => e.userId === input.userId),
+            revision: hint.revision,
+            own: undefined,
+          }
         : await this.readUser(input.userId, key, deadline);
       if (sent && own && own.lease === leaseId.toString() && own.value.equals(sent.value)) {
         // Our earlier txn committed and only its answer was lost (the retry's compare then failed on
         // our own write): answer what it did, not a second write with an empty `evicted`.
-        return { connectedAtMs: sent.connectedAtMs, evicted: sent.evicted, revision: Number(own.mod_revision) };
+        return {
+          connectedAtMs: sent.connectedAtMs,
+          evicted: sent.evicted,
+          revision: Number(own.mod_revision),
+        };
       }
       const known = entries.some((e) => e.deviceId === input.deviceId);
       const others = entries.filter((e) => e.deviceId !== input.deviceId);

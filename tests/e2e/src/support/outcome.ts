@@ -1,18 +1,4 @@
 import { request as httpRequest } from "node:http";
-import type { TestContext } from "vitest";
-
-/**
- * The handlers land one by one while the deployment is already tested. A call answers either for real
- * or with exactly UNIMPLEMENTED; anything else (a crash, a wrong code, a transport error) fails. The
- * UNIMPLEMENTED path is annotated on the test so a green run never hides that it checked less;
- * E2E_REQUIRE_IMPLEMENTED=true turns it into a failure once every RPC is in.
- */
-export function acceptUnimplemented(ctx: TestContext, rpc: string, detail: string): void {
-  if (process.env.E2E_REQUIRE_IMPLEMENTED === "true") {
-    throw new Error(`${rpc} answered UNIMPLEMENTED (${detail}) and E2E_REQUIRE_IMPLEMENTED=true`);
-  }
-  ctx.annotate(`${rpc} is not implemented yet: asserted UNIMPLEMENTED only`, "notice");
-}
 
 export type ConnectAnswer<T> = { ok: true; message: T } | { ok: false; code: string; message: string };
 
