@@ -14,10 +14,15 @@ describe.concurrent("registry store properties (real etcd)", () => {
         fc.integer({ min: 1, max: 4 }),
         fc.uniqueArray(idArb, { minLength: 2, maxLength: 12 }),
         fc.constantFrom("reject" as const, "evict_oldest" as const),
-        async (maxDevices, devices, devicePolicy) => {
+        fc.array(fc.boolean(), { minLength: 12, maxLength: 12 }),
+        async (maxDevices, devices, devicePolicy, hinted) => {
           const store = etcd.store({ maxDevices, devicePolicy });
+          // Some registrations decide on a mirror's view (the service passes one): stale at once here.
+          const hint = await store.lookup(["u"]);
           const results = await Promise.allSettled(
-            devices.map((deviceId) => store.register({ userId: "u", deviceId, gatewayNode: "gw" })),
+            devices.map((deviceId, i) =>
+              store.register({ userId: "u", deviceId, gatewayNode: "gw", ...(hinted[i] ? { hint } : {}) }),
+            ),
           );
           const { entries } = await store.lookup(["u"]);
           expect(entries.length).toBeLessThanOrEqual(maxDevices);

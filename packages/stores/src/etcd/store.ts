@@ -288,6 +288,9 @@ export class EtcdRegistryStore implements MirrorSource {
   /**
    * Removes the entry. With `gatewayNode`, the delete is a txn on the entry's mod revision as read
    * together with its value, so a newer registration elsewhere is never removed by a stale disconnect.
+   * A delete whose answer was lost (etcd applied it, the connection dropped) is retried and then finds
+   * nothing: `removed` is false although this call removed it. The state is right either way; only
+   * the flag, which gateways use for logging, can under-report.
    */
   async unregister(
     input: UnregisterInput,
