@@ -28,7 +28,7 @@ export function sizes(quick: boolean) {
   return quick
     ? {
         h2loadSeconds: 1,
-        warmupRequests: 300,
+        warmupSeconds: 1,
         concurrencies: [64],
         e2eMs: 300,
         loadMs: 700,
@@ -42,7 +42,7 @@ export function sizes(quick: boolean) {
       }
     : {
         h2loadSeconds: 5,
-        warmupRequests: 3_000,
+        warmupSeconds: 2,
         concurrencies: [64, 256],
         e2eMs: 3_000,
         loadMs: 5_000,
@@ -132,7 +132,7 @@ export class Bench {
       logFile: join(this.dir, `h2load-${process.pid}.log`),
     };
     try {
-      await h2load({ ...common, requests: this.size.warmupRequests });
+      await h2load({ ...common, durationS: this.size.warmupSeconds });
       const before = args.checkMetrics ? await scrape(args.server.baseUrl) : [];
       const extraBefore = await args.around?.before();
       const cpu0 = args.server.cpuMs();

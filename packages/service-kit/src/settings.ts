@@ -13,6 +13,8 @@ export interface ServerSettings {
   defaultCallTimeoutMs: number;
   maxCallTimeoutMs: number;
   maxStreams: number;
+  /** A stream whose client has not read for this long is reset. */
+  streamStallTimeoutMs: number;
   shutdownGraceMs: number;
 }
 
@@ -22,6 +24,7 @@ export const defaultLimits = {
   defaultCallTimeoutMs: 10_000,
   maxCallTimeoutMs: 600_000,
   maxStreams: 1_000,
+  streamStallTimeoutMs: 30_000,
   shutdownGraceMs: 10_000,
 } as const;
 
@@ -52,6 +55,7 @@ export function loadServerSettings(env: NodeJS.ProcessEnv = process.env): Server
       DEFAULT_CALL_TIMEOUT_MS: envInt(defaultLimits.defaultCallTimeoutMs, 1, 3_600_000),
       MAX_CALL_TIMEOUT_MS: envInt(defaultLimits.maxCallTimeoutMs, 1, 86_400_000),
       MAX_WATCH_STREAMS: envInt(defaultLimits.maxStreams, 1, 1_000_000),
+      STREAM_STALL_TIMEOUT_MS: envInt(defaultLimits.streamStallTimeoutMs, 100, 3_600_000),
       SHUTDOWN_GRACE_MS: envInt(defaultLimits.shutdownGraceMs, 0, 600_000),
     },
     env,
@@ -106,6 +110,7 @@ export function loadServerSettings(env: NodeJS.ProcessEnv = process.env): Server
     defaultCallTimeoutMs: vars.DEFAULT_CALL_TIMEOUT_MS,
     maxCallTimeoutMs: vars.MAX_CALL_TIMEOUT_MS,
     maxStreams: vars.MAX_WATCH_STREAMS,
+    streamStallTimeoutMs: vars.STREAM_STALL_TIMEOUT_MS,
     shutdownGraceMs: vars.SHUTDOWN_GRACE_MS,
   };
 }

@@ -1,6 +1,17 @@
+import { get } from "node:http";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { fc, test } from "@fast-check/vitest";
-import { type MariaDbServer, type RedisCluster, startMariaDb, startRedisCluster } from "@im-core/testkit";
-import { afterAll, beforeAll, describe, expect } from "vitest";
+import { SequenceService } from "@im-core/proto";
+import {
+  type MariaDbServer,
+  type RedisCluster,
+  type ServiceProcess,
+  startMariaDb,
+  startRedisCluster,
+  startService,
+} from "@im-core/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testDeployment } from "../testing/backends.js";
 import { checkGuarantees, runWorkload } from "../testing/workload.js";
 import { groupChat, privateChat } from "./conversation.js";
@@ -51,5 +62,75 @@ describe("Redis Cluster, 3 masters (16.1, 16.6)", () => {
     for (const call of calls)
       expect(call.last).toBeLessThanOrEqual(d.log.ceilingAt(call.conversation.id, call.endedAt));
     await d.close();
+  });
+});
+
+// The built app as its own process (pnpm --dir apps/sequence build), configured the way an operator
+// would: REDIS_CLUSTER_NODES naming the cluster's nodes.
+async function startOnCluster(): Promise<ServiceProcess> {
+  return startService({
+    app: "sequence",
+    env: {
+      // Two seeds as host:port, one as a URL: any reachable seed finds the whole cluster.
+      REDIS_CLUSTER_NODES: cluster.startupNodes
+        .map(({ host, port }, i) => (i === 0 ? `redis://${host}:${port}` : `${host}:${port}`))
+        .join(","),
+      MYSQL_URL: await mariadb.createDatabase(),
+      SEQUENCE_STEP: "100",
+      AUTH_DISABLED: "true",
+      SHUTDOWN_GRACE_MS: "500",
+    },
+  });
+}
+
+function httpGet(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    get(url, { agent: false }, (response) => {
+      let body = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => (body += chunk));
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+    }).on("error", reject);
+  });
+}
+
+const group = (value: string) => ({ kind: { case: "groupId" as const, value } });
+
+describe("the service on a Redis Cluster (REDIS_CLUSTER_NODES)", () => {
+  it("the built service with REDIS_CLUSTER_NODES is ready, hands out increasing numbers on every master, and resumes above them after FLUSHALL", async () => {
+    const service = await startOnCluster();
+    try {
+      expect((await httpGet(`${service.url}/readyz`)).status).toBe(200);
+      const client = createClient(SequenceService, createGrpcTransport({ baseUrl: service.url }));
+      // Twelve conversations spread over the three masters' slots.
+      const conversations = Array.from({ length: 12 }, (_, i) => group(`cluster-${i}`));
+      const before = await Promise.all(
+        conversations.map((conversation) => client.next({ conversation, count: 150 })),
+      );
+      for (const range of before) expect([range.first, range.last]).toEqual([1n, 150n]);
+      const { ranges } = await client.batchNext({
+        items: conversations.flatMap((conversation) => [{ conversation }, { conversation, count: 2 }]),
+      });
+      for (let i = 0; i < conversations.length; i += 1) {
+        expect([ranges[2 * i]!.first, ranges[2 * i + 1]!.first, ranges[2 * i + 1]!.last]).toEqual([
+          151n,
+          152n,
+          153n,
+        ]);
+      }
+
+      await Promise.all(cluster.nodes.map((node) => node.flushAll()));
+      const after = await Promise.all(conversations.map((conversation) => client.next({ conversation })));
+      for (const range of after) expect(range.first).toBeGreaterThan(153n);
+
+      const metrics = (await httpGet(`${service.url}/metrics`)).body;
+      expect(metrics).toMatch(/^sequence_reservations_total\{reason="seed",[^}]*\} (\d+)$/m);
+      expect(Number(/^sequence_reservations_total\{reason="seed",[^}]*\} (\d+)$/m.exec(metrics)?.[1])).toBe(
+        24,
+      );
+      expect(metrics).toMatch(/^sequence_epoch\{[^}]*\} 1$/m);
+    } finally {
+      await service.dispose();
+    }
   });
 });

@@ -1,10 +1,12 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
+import http2 from "node:http2";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { RegistryService } from "@im-core/proto";
+import { RegistryService, WatchRequestSchema } from "@im-core/proto";
 import { Health, HealthCheckResponse_ServingStatus } from "@im-core/proto/grpc/health/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../logger.js";
@@ -37,8 +39,18 @@ async function start(settings: Partial<ServerSettings>): Promise<{ server: Servi
           return { devices: [], revision: 1n };
         },
         register: async () => ({ leaseId: 1n, ttlSeconds: 90, evicted: [] }),
-        async *watch(_request, context) {
+        async *watch(request, context) {
           yield { events: [], revision: 1n };
+          if (request.userIds.includes("flood")) {
+            // Far more than HTTP/2 flow control lets through to a client that does not read.
+            const location = { userId: "u".repeat(200), deviceId: "d", gatewayNode: "g" };
+            for (let revision = 2n; !context.signal.aborted; revision++) {
+              yield {
+                events: Array.from({ length: 100 }, () => ({ type: 1, location, revision })),
+                revision,
+              };
+            }
+          }
           await new Promise<void>((resolve) => {
             draining.addEventListener("abort", () => resolve());
             context.signal.addEventListener("abort", () => resolve());
@@ -116,6 +128,7 @@ describe("limits", () => {
       defaultCallTimeoutMs: 200,
       maxCallTimeoutMs: 60_000,
       maxStreams: 2,
+      streamStallTimeoutMs: 300,
     }));
     client = createClient(RegistryService, createGrpcTransport({ baseUrl }));
   });
@@ -156,6 +169,35 @@ describe("limits", () => {
     const fourth = client.watch({}, { signal: controllers[1]!.signal })[Symbol.asyncIterator]();
     await expect(fourth.next()).resolves.toMatchObject({ done: false });
     controllers[1]!.abort();
+  });
+
+  it("resets a stream whose client stopped reading, freeing its slot", async () => {
+    const session = http2.connect(baseUrl);
+    const body = toBinary(WatchRequestSchema, create(WatchRequestSchema, { userIds: ["flood"] }));
+    const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, body.length]), body]);
+    const stream = session.request({
+      ":method": "POST",
+      ":path": "/im.registry.v1.RegistryService/Watch",
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
+    stream.end(frame);
+    stream.pause(); // never read: the server's writes stop draining
+    const started = performance.now();
+    const rstCode = await new Promise<number>((resolve) =>
+      stream.once("close", () => resolve(stream.rstCode)),
+    );
+    expect(rstCode).toBe(http2.constants.NGHTTP2_CANCEL);
+    expect(performance.now() - started).toBeLessThan(5_000);
+    session.destroy();
+    const metricsText = await (await fetch(`${baseUrl}/metrics`)).text();
+    expect(metricsText).toMatch(/rpc_streams_reset_stalled_total\{[^}]*\} 1/);
+    await expect
+      .poll(
+        async () =>
+          (await (await fetch(`${baseUrl}/metrics`)).text()).match(/rpc_open_streams\{[^}]*\} (\d+)/)?.[1],
+      )
+      .toBe("0");
   });
 
   it("counts calls by method and code in /metrics", async () => {

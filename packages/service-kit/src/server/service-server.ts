@@ -8,6 +8,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { errorMappingInterceptor } from "../errors.js";
 import { checkReadiness, type ReadinessCheck } from "../health.js";
 import { deadlineInterceptor } from "../limits/deadline-interceptor.js";
+import { StalledStreamReaper } from "../limits/stalled-streams.js";
 import { streamLimitInterceptor } from "../limits/stream-limit-interceptor.js";
 import type { Logger } from "../logger.js";
 import { Health, registerHealthService } from "../observability/health-service.js";
@@ -98,6 +99,16 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
     maxTimeoutMs: settings.maxCallTimeoutMs,
   });
   const applyCors = createCors(settings.corsAllowedOrigins);
+  const streamingPaths = new Set(
+    options.service.methods
+      .filter((method) => method.methodKind !== "unary")
+      .map((method) => `/${options.service.typeName}/${method.name}`),
+  );
+  const stalledStreams = metrics.counter(
+    "rpc_streams_reset_stalled_total",
+    "Streams reset because their client stopped reading.",
+  );
+  const reaper = new StalledStreamReaper(settings.streamStallTimeoutMs, () => stalledStreams.inc());
 
   const onRequest = (request: Request, response: Response): void => {
     if (applyCors(request, response)) {
@@ -123,6 +134,7 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
         },
       );
     } else {
+      if (path !== undefined && streamingPaths.has(path)) reaper.track(response);
       rpc(request, response);
     }
   };
@@ -143,6 +155,7 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
         await server.close(settings.shutdownGraceMs + 1_000);
       } finally {
         clearTimeout(cutOff);
+        reaper.close();
       }
     },
   };
