@@ -1,8 +1,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { WatchResponse } from "@im-core/proto";
-import { type EtcdServer, etcdJson, startEtcd } from "@im-core/testkit";
+import { type EtcdServer, etcdJson, startEtcd, startTcpProxy, type TcpProxy } from "@im-core/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTcpProxy, type TcpProxy } from "./testing/proxy.js";
+
 import { startTestRegistry, type TestRegistry } from "./testing/registry.js";
 
 let etcd: EtcdServer;
@@ -91,7 +91,7 @@ async function reReadAndWatch(instance: TestRegistry, users: string[]) {
 describe.concurrent("mirror reload", () => {
   it("after its watch was compacted away: Lookup equals etcd, Watch clients get OUT_OF_RANGE and re-read", async () => {
     // This instance reaches etcd through a proxy the test cuts; the test writes and compacts directly.
-    const proxy: TcpProxy = await startTcpProxy(etcd.endpoints[0]!);
+    const proxy: TcpProxy = await startTcpProxy(etcd.port);
     cleanups.push(() => proxy.close());
     const keyRoot = `/t/compact-${Date.now()}/`;
     const instance = await registry({ endpoints: [proxy.endpoint], keyRoot });

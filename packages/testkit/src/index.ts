@@ -26,3 +26,4 @@ export {
 } from "./redis.js";
 export { redisCommand } from "./resp.js";
 export { appEntry, type ServiceOptions, type ServiceProcess, startService } from "./service.js";
+export { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";

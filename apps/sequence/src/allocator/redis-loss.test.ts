@@ -1,8 +1,15 @@
 import { fc, test } from "@fast-check/vitest";
-import { type MariaDbServer, type RedisServer, startMariaDb, startRedis } from "@im-core/testkit";
+import {
+  type MariaDbServer,
+  type RedisServer,
+  startMariaDb,
+  startRedis,
+  startTcpProxy,
+  type TcpProxy,
+} from "@im-core/testkit";
 import { afterAll, beforeAll, describe, expect } from "vitest";
 import { testDeployment } from "../testing/backends.js";
-import { startTcpProxy, type TcpProxy } from "../testing/tcp-proxy.js";
+
 import { checkGuarantees, runWorkload } from "../testing/workload.js";
 import { groupChat, privateChat } from "./conversation.js";
 
