@@ -377,7 +377,9 @@ async function mirrorMemory(
   const memory = async () => {
     await sleep(1500);
     const samples = await scrape(server.baseUrl);
-    const mirror = samples.filter((s) => /mirror|cache|entries/i.test(s.name) && !s.name.endsWith("_created"));
+    const mirror = samples.filter(
+      (s) => /mirror|cache|entries/i.test(s.name) && !s.name.endsWith("_created"),
+    );
     return {
       rss: sum(samples, "process_resident_memory_bytes"),
       heap: sum(samples, "nodejs_heap_size_used_bytes"),
@@ -432,7 +434,8 @@ async function mirrorMemory(
       "visible to Lookup after s": lookupWorks ? Number((ingestMs / 1000).toFixed(1)) : "n/a",
       "server cpu µs/entry": Math.round((cpuMs * 1000) / n),
     };
-    for (const [name, value] of Object.entries(after.mirror)) notes[name] = `${before.mirror[name] ?? "?"}->${value}`;
+    for (const [name, value] of Object.entries(after.mirror))
+      notes[name] = `${before.mirror[name] ?? "?"}->${value}`;
     return {
       ...base,
       status: caughtUp ? "ok" : "errors: the mirror did not show the last entry within 120 s",

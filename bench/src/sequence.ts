@@ -6,6 +6,7 @@ import { encode, type WireProtocol } from "./bodies.js";
 import { type Around, type Bench, notMeasured, preflight } from "./context.js";
 import { client, e2eRows } from "./e2e.js";
 import { closedLoop } from "./loadgen.js";
+import { scrape, sum } from "./metrics.js";
 import type { ChildServer } from "./procs.js";
 import type { Row } from "./table.js";
 
@@ -13,8 +14,17 @@ const run = promisify(execFile);
 const SERVICE = "/im.sequence.v1.SequenceService";
 const group = (id: string) => ({ kind: { case: "groupId" as const, value: id } });
 
-/** MySQL writes (INSERT/UPDATE statements, and row writes from Handler_write + Handler_update) between before() and after(), per million numbers. */
-function mysqlWrites(db: MariaDbServer, numbersPerCall: number, database: string): Around {
+/**
+ * MySQL writes between before() and after(), per million numbers handed out: INSERT/UPDATE statements
+ * and row writes (Handler_write + Handler_update) counted by MariaDB itself, and the service's own
+ * `sequence_mysql_writes_total` when it exposes it; plus the share of calls it coalesced.
+ */
+function mysqlWrites(
+  db: MariaDbServer,
+  numbersPerCall: number,
+  database: string,
+  service: ChildServer,
+): Around {
   const read = async () => {
     const text = await db.query(
       "SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_insert','Com_update','Com_replace','Com_insert_select','Handler_write','Handler_update')",
@@ -27,18 +37,31 @@ function mysqlWrites(db: MariaDbServer, numbersPerCall: number, database: string
       if (name?.startsWith("Com_")) statements += Number(value);
       else if (name?.startsWith("Handler_")) rows += Number(value);
     }
-    return { statements, rows };
+    const samples = await scrape(service.baseUrl);
+    return {
+      statements,
+      rows,
+      serviceWrites: sum(samples, "sequence_mysql_writes_total"),
+      coalesced: sum(samples, "sequence_coalesced_calls_total"),
+    };
   };
   return {
     before: read,
-    async after(before: { statements: number; rows: number }, calls: number) {
+    async after(before: Awaited<ReturnType<typeof read>>, calls: number) {
       const after = await read();
       const numbers = calls * numbersPerCall;
       const perMillion = (d: number) => (numbers > 0 ? (d * 1e6) / numbers : Number.NaN);
-      return {
+      const notes: Record<string, string | number> = {
         "mysql stmts/1M": perMillion(after.statements - before.statements),
         "row writes/1M": perMillion(after.rows - before.rows),
       };
+      if (!Number.isNaN(after.serviceWrites)) {
+        notes["svc mysql writes/1M"] = perMillion(after.serviceWrites - (before.serviceWrites || 0));
+      }
+      if (!Number.isNaN(after.coalesced) && calls > 0) {
+        notes.coalesced = `${((100 * (after.coalesced - (before.coalesced || 0))) / calls).toFixed(0)}%`;
+      }
+      return notes;
     },
   };
 }
@@ -86,7 +109,7 @@ export async function sequenceSuite(
     next100: await preflight(() => seq.next({ conversation: group("bench-hot-100"), count: 100 })),
     batchNext: await preflight(() => seq.batchNext({ items: batchItems })),
   };
-  const writes = (perCall: number) => mysqlWrites(deps.mariadb, perCall, deps.database);
+  const writes = (perCall: number) => mysqlWrites(deps.mariadb, perCall, deps.database, server);
 
   if (bench.opts.sections.has("server")) {
     const section = "server (h2load)";

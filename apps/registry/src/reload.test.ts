@@ -1,6 +1,13 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { WatchResponse } from "@im-core/proto";
-import { type EtcdServer, etcdJson, startEtcd, startTcpProxy, type TcpProxy } from "@im-core/testkit";
+import {
+  type EtcdServer,
+  etcdJson,
+  eventually,
+  startEtcd,
+  startTcpProxy,
+  type TcpProxy,
+} from "@im-core/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { startTestRegistry, type TestRegistry } from "./testing/registry.js";
@@ -19,21 +26,6 @@ async function registry(options: Parameters<typeof startTestRegistry>[0]): Promi
   const started = await startTestRegistry({ callTimeoutMs: 1_500, ...options });
   cleanups.push(() => started.close());
   return started;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function eventually(check: () => void | Promise<void>, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (error) {
-      if (Date.now() > until) throw error;
-      await sleep(25);
-    }
-  }
 }
 
 const devicesOf = (devices: { userId: string; deviceId: string; gatewayNode: string }[]) =>

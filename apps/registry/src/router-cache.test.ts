@@ -10,7 +10,7 @@ import {
   type MirrorSource,
   registryFeedSource,
 } from "@im-core/stores/etcd/mirror";
-import { type EtcdServer, type ServiceProcess, startEtcd, startService } from "@im-core/testkit";
+import { type EtcdServer, eventually, type ServiceProcess, startEtcd, startService } from "@im-core/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // The built app as its own process (pnpm --dir apps/registry build), so the test can restart and
@@ -42,21 +42,6 @@ afterAll(async () => {
   await service?.dispose();
   await etcd?.dispose();
 });
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function eventually(check: () => void | Promise<void>, timeoutMs = 8_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (error) {
-      if (Date.now() > until) throw error;
-      await sleep(25);
-    }
-  }
-}
 
 type Located = {
   userId: string;

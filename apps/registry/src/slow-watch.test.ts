@@ -4,7 +4,14 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { RegistryService, WatchResponseSchema } from "@im-core/proto";
 import { encodeValue, KeyLayout } from "@im-core/stores/etcd";
-import { type EtcdServer, etcdJson, type ServiceProcess, startEtcd, startService } from "@im-core/testkit";
+import {
+  type EtcdServer,
+  etcdJson,
+  eventually,
+  type ServiceProcess,
+  startEtcd,
+  startService,
+} from "@im-core/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const BACKLOG = 1_000;
@@ -36,19 +43,6 @@ async function metric(name: string): Promise<number> {
   const line = text.split("\n").find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
   if (!line) throw new Error(`metric ${name} missing`);
   return Number(line.slice(line.lastIndexOf(" ") + 1));
-}
-
-async function eventually(check: () => void | Promise<void>, timeoutMs = 15_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (error) {
-      if (Date.now() > until) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
 }
 
 /** gRPC frames in `data` (flag byte, 4-byte length, message), decoded as WatchResponses. */
@@ -99,7 +93,7 @@ describe("a Watch client that stops reading", () => {
       if (!abort.signal.aborted) throw error;
     });
     await Promise.all([started, slowHeaders]);
-    await eventually(async () => expect(await metric("registry_watch_subscribers")).toBe(2));
+    await eventually(async () => expect(await metric("registry_watch_subscribers")).toBe(2), 15_000);
     const heapBefore = await metric("nodejs_heap_size_used_bytes");
 
     // Thousands of registrations on the shared lease, written to etcd 100 per txn (the events the
@@ -133,8 +127,8 @@ describe("a Watch client that stops reading", () => {
     abort.abort();
 
     // (b) The server cut the slow stream off for lag and let go of its queue at once.
-    await eventually(async () => expect(await metric("registry_watch_lagged_total")).toBe(1));
-    await eventually(async () => expect(await metric("registry_watch_subscribers")).toBe(0));
+    await eventually(async () => expect(await metric("registry_watch_lagged_total")).toBe(1), 15_000);
+    await eventually(async () => expect(await metric("registry_watch_subscribers")).toBe(0), 15_000);
     expect(await metric("registry_watch_queued_events")).toBe(0);
     // (c) Memory stayed bounded: no stream ever queued more than its backlog, and the heap grew only by
     // the mirror's own copy of 5,000 entries (a few MB), not by what the slow stream missed.

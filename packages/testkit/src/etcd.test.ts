@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { describe, expect, test } from "vitest";
+import { eventually } from "./eventually.js";
 import { etcdJson, startEtcd, startEtcdCluster } from "./index.js";
-import { eventually } from "./test-helpers.js";
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 

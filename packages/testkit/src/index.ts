@@ -14,6 +14,7 @@ export {
   startEtcd,
   startEtcdCluster,
 } from "./etcd.js";
+export { eventually } from "./eventually.js";
 export { type MariaDbServer, startMariaDb } from "./mariadb.js";
 export { freePorts, HOST, isPortFree } from "./ports.js";
 export { resolveBinary, type ServerOptions, type ServerProcess } from "./process.js";

@@ -5,8 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ts from "typescript";
 import { afterAll, describe, expect, test } from "vitest";
+import { eventually } from "./eventually.js";
 import { resolveBinary } from "./index.js";
-import { eventually, isAlive } from "./test-helpers.js";
+import { isAlive } from "./test-helpers.js";
 
 const dirs: string[] = [];
 afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));

@@ -39,23 +39,11 @@ export function useEtcd() {
   };
 }
 
+export { eventually } from "@im-core/testkit";
+
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** "device@gateway" per device, sorted: compact to compare in assertions. */
 export function where(entries: readonly DeviceEntry[]): string[] {
   return entries.map((e) => `${e.userId}/${e.deviceId}@${e.gatewayNode}`).sort();
-}
-
-/** Polls until `check` passes or `timeoutMs` runs out (then throws the last failure). */
-export async function eventually(check: () => void | Promise<void>, timeoutMs = 5_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (error) {
-      if (Date.now() > until) throw error;
-      await sleep(20);
-    }
-  }
 }
