@@ -52,7 +52,7 @@ export async function openSequenceBackends(
     allocator,
     backup,
     readiness: [
-      { name: "redis", check: async () => void (await redis.connection()) },
+      { name: "redis", check: () => redis.ping() },
       { name: "mysql", check: async () => void (await pool.query("SELECT 1")) },
     ],
     async close() {

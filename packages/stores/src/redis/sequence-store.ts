@@ -104,6 +104,15 @@ export class RedisSequenceStore {
     });
   }
 
+  /** One round trip to the server: a hung server fails this even while its connection looks fine. */
+  async ping(): Promise<void> {
+    try {
+      await this.#client.ping();
+    } catch (error) {
+      throw unavailable(error);
+    }
+  }
+
   /**
    * The current connection, its server identity read once per (re)connect. Fails fast while Redis
    * is down; a connection attempt under way gets `connectWaitMs` to finish.
