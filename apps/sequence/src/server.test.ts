@@ -206,6 +206,22 @@ describe("SequenceService over Connect and gRPC (16.1, 16.2, 16.6, 16.7)", () =>
       )
       .toBe(true);
   });
+  it("/readyz names Redis while it hangs (paused) and turns ready again when it answers", async () => {
+    const readiness = () =>
+      scrape(`${baseUrl}/readyz`).then((body) => JSON.parse(body) as { ready: boolean });
+    expect(await readiness()).toEqual({ ready: true, checks: { redis: "ok", mysql: "ok" } });
+    redis.pause();
+    try {
+      expect(await readiness()).toEqual({
+        ready: false,
+        checks: { redis: "unavailable: no answer within 1000 ms", mysql: "ok" },
+      });
+    } finally {
+      redis.resume();
+    }
+    await expect.poll(readiness, { timeout: 5_000 }).toMatchObject({ ready: true });
+  });
+
   it("GET /metrics counts reservations, MySQL writes, coalesced calls, server changes and the epoch", async () => {
     const c = client();
     const conversation = group("rpc-metrics");
