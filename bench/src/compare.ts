@@ -8,7 +8,8 @@ interface Report {
   tables: Record<string, Row[]>;
 }
 
-const key = (service: string, r: Row) => [service, r.section, r.case, r.target, r.protocol, r.concurrency].join("|");
+const key = (service: string, r: Row) =>
+  [service, r.section, r.case, r.target, r.protocol, r.concurrency].join("|");
 
 export function compare(a: Report, b: Report): string {
   const lines = [
