@@ -1,6 +1,7 @@
 import type { Logger, ReadinessCheck } from "@im-core/service-kit";
-import { DeviceMirror, EtcdRegistryStore } from "@im-core/stores/etcd";
+import { EtcdRegistryStore } from "@im-core/stores/etcd";
 import type { RegistryConfig } from "./config.js";
+import { registryMirror } from "./mirror.js";
 
 /** The registry's backends: the etcd store and the mirror that follows it, started and ready to serve. */
 export async function openBackends(config: RegistryConfig, logger: Logger) {
@@ -10,7 +11,7 @@ export async function openBackends(config: RegistryConfig, logger: Logger) {
     maxDevices: config.maxDevices,
     devicePolicy: config.devicePolicy,
   });
-  const mirror = new DeviceMirror(store, {
+  const mirror = registryMirror(store, {
     // Watch streams fed by the mirror and those fed by their own etcd watch share one limit.
     maxSubscriberBacklog: config.watchBacklog,
     onError: (error) => logger.warn({ err: error }, "registry mirror reloading"),

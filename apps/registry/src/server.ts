@@ -6,9 +6,9 @@ import {
   type ServerSettings,
   ServiceMetrics,
 } from "@im-core/service-kit";
-import type { DeviceMirror } from "@im-core/stores/etcd";
 import { registryAccess } from "./access.js";
 import type { RegistryDeps } from "./handlers/index.js";
+import type { RegistryMirror } from "./mirror.js";
 import { registryRoutes } from "./routes.js";
 
 export interface RegistryServerDeps extends Omit<RegistryDeps, "draining" | "onWatchLag"> {
@@ -39,7 +39,7 @@ export function createRegistryServer({ logger, readiness, settings, ...deps }: R
  * size, progress and health (is lookup served from memory, and how far has it got), and how often a
  * Watch stream was cut off for not reading fast enough. Gauges are read at scrape time.
  */
-function registryMetrics(metrics: ServiceMetrics, mirror: DeviceMirror) {
+function registryMetrics(metrics: ServiceMetrics, mirror: RegistryMirror) {
   metrics.gauge(
     "registry_mirror_entries",
     "Device entries held by this instance's mirror.",

@@ -1,10 +1,11 @@
-import type { DeviceMirror, EtcdRegistryStore } from "@im-core/stores/etcd";
+import type { EtcdRegistryStore } from "@im-core/stores/etcd";
+import type { RegistryMirror } from "../mirror.js";
 
 /** What the handlers run on; server.ts builds it, tests may build their own. */
 export interface RegistryDeps {
   store: EtcdRegistryStore;
   /** The watch-fed copy lookups are answered from, and the shared feed of Watch streams. */
-  mirror: DeviceMirror;
+  mirror: RegistryMirror;
   /** Aborts when the server starts draining: Watch streams end on it. */
   draining: AbortSignal;
   limits?: Partial<RegistryLimits>;

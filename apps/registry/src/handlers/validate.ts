@@ -23,12 +23,20 @@ export function requireTtl(ttlSeconds: number): number {
 }
 
 /** Checks a list of user IDs (at most 1,000), answering them without duplicates. */
-export function requireUserIds(userIds: readonly string[]): string[] {
+export function requireUserIds(userIds: readonly string[]): readonly string[] {
   if (userIds.length > MAX_USERS_PER_CALL) {
     throw invalidArgument("user_ids", `at most ${MAX_USERS_PER_CALL} entries, got ${userIds.length}`);
   }
-  for (const [i, id] of userIds.entries()) validateId(`user_ids[${i}]`, id);
-  return [...new Set(userIds)];
+  for (let i = 0; i < userIds.length; i++) {
+    const id = userIds[i]!;
+    try {
+      validateId("user_ids", id);
+    } catch {
+      // Named with its index only when it fails, so a valid list builds no field names.
+      validateId(`user_ids[${i}]`, id);
+    }
+  }
+  return userIds.length === 1 ? userIds : [...new Set(userIds)];
 }
 
 export function requireRevision(revision: bigint, field: string): number {

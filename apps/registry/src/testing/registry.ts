@@ -3,14 +3,15 @@ import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { RegistryService } from "@im-core/proto";
 import { createLogger } from "@im-core/service-kit";
-import { DeviceMirror, EtcdRegistryStore, type EtcdRegistryStoreOptions } from "@im-core/stores/etcd";
+import { EtcdRegistryStore, type EtcdRegistryStoreOptions } from "@im-core/stores/etcd";
 import type { RegistryLimits } from "../handlers/index.js";
+import { type RegistryMirror, registryMirror } from "../mirror.js";
 import { createRegistryServer } from "../server.js";
 
 export interface TestRegistry {
   readonly url: string;
   readonly store: EtcdRegistryStore;
-  readonly mirror: DeviceMirror;
+  readonly mirror: RegistryMirror;
   /** Prometheus text of the instance's `GET /metrics`. */
   metrics(): Promise<string>;
   /** gRPC over h2c, as gateways and routers call it. */
@@ -41,7 +42,7 @@ export async function startTestRegistry(options: TestRegistryOptions): Promise<T
     ...storeOptions,
   });
   // Watch streams fed by the mirror are bounded by the mirror's backlog: the same limit for both paths.
-  const mirror = new DeviceMirror(
+  const mirror = registryMirror(
     store,
     limits?.maxWatchBacklog ? { maxSubscriberBacklog: limits.maxWatchBacklog } : {},
   );

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { StoreError } from "@im-core/stores";
 import { EpochFencedError, type MySqlSequenceBackup } from "@im-core/stores/mysql";
 import type { RedisSequenceStore } from "@im-core/stores/redis";
@@ -36,6 +37,14 @@ export interface AllocatorEvents {
   coalesced?(calls: number): void;
   /** The Redis server(s) changed (restart, failover): the epoch was looked up again. */
   serverChange?(): void;
+}
+
+export interface CallOptions {
+  /**
+   * The call's deadline or cancellation (Connect's HandlerContext.signal): the caller stops
+   * waiting (for its batch, for a free MySQL connection) and the call fails with its reason.
+   */
+  signal?: AbortSignal;
 }
 
 // A call only goes round again when the epoch moved under it (the Redis server changed mid-call).
@@ -82,14 +91,18 @@ export class SequenceAllocator {
    * `count` consecutive numbers, all above every number handed out before for `conversation`.
    * Concurrent calls for one conversation share one script call (see Coalescer).
    */
-  next(conversation: ConversationRef, count: number): Promise<SequenceRange> {
-    return this.#lanes.next(conversation.key, conversation, count);
+  next(conversation: ConversationRef, count: number, opts: CallOptions = {}): Promise<SequenceRange> {
+    return this.#lanes.next(conversation.key, conversation, count, opts.signal);
   }
 
   /** Many allocations; a conversation named twice gets consecutive ranges, in order. */
   async nextMany(
     items: readonly { conversation: ConversationRef; count: number }[],
+    opts: CallOptions = {},
   ): Promise<SequenceRange[]> {
+    // One listener per distinct conversation on the call's signal: a child signal without Node's
+    // listener limit (a BatchNext may name 1,000 conversations).
+    const signal = opts.signal && unlimited(opts.signal);
     // One allocation per distinct conversation, then split: keeps request order within each.
     const totals = new Map<string, { conversation: ConversationRef; count: number }>();
     for (const { conversation, count } of items) {
@@ -100,7 +113,8 @@ export class SequenceAllocator {
     const ranges = new Map(
       await Promise.all(
         [...totals].map(
-          async ([key, total]) => [key, await this.next(total.conversation, total.count)] as const,
+          async ([key, total]) =>
+            [key, await this.next(total.conversation, total.count, { signal })] as const,
         ),
       ),
     );
@@ -167,51 +181,59 @@ export class SequenceAllocator {
    */
   async #reserveFor(conversation: ConversationRef, batch: Batch): Promise<SequenceRange | undefined> {
     try {
-      return await this.#backup.locked(conversation.id, async (reserve) => {
-        // Whoever queued while we waited for the lock is served by this round too.
-        batch.absorbQueued();
-        const count = batch.total;
-        const ticket = await this.#epochs.ticket();
-        const reply = await this.#redis.next(ticket, conversation.key, count, this.#prefetchBelow);
-        if (reply.status === "ok") {
-          if (reply.prefetch) this.#prefetch(conversation);
-          return { first: reply.first, last: reply.last };
-        }
-        if (reply.status === "behind") {
-          await this.#epochs.catchUp(reply.epoch);
-          return undefined;
-        }
-        // Whole steps: one MySQL write covers every waiting caller, and keeps ~one write per step.
-        const wanted = Math.ceil(count / this.#step) * this.#step;
-        const reservation = await reserve(conversation, ticket.epoch, (previous) =>
-          Math.min(previous + wanted, MAX_SEQUENCE),
-        );
-        const granted = await this.#redis.grant(
-          ticket,
-          conversation.key,
-          reservation.previous,
-          reservation.ceiling,
-          count,
-        );
-        if (granted.status === "behind") {
-          await this.#epochs.catchUp(granted.epoch);
-          return undefined;
-        }
-        if (granted.status === "reserve") {
-          // The counter is at most the old ceiling, and `wanted` ≥ count above it was committed:
-          // only the 2^53 cap can leave it short.
-          if (reservation.ceiling >= MAX_SEQUENCE) {
-            throw new StoreError("exhausted", "sequence numbers of this conversation would exceed 2^53 - 1");
+      return await this.#backup.locked(
+        conversation.id,
+        async (reserve) => {
+          // Whoever queued while we waited for the lock is served by this round too.
+          batch.absorbQueued();
+          const count = batch.total;
+          const ticket = await this.#epochs.ticket();
+          const reply = await this.#redis.next(ticket, conversation.key, count, this.#prefetchBelow);
+          if (reply.status === "ok") {
+            if (reply.prefetch) this.#prefetch(conversation);
+            return { first: reply.first, last: reply.last };
           }
-          throw new StoreError(
-            "failed_precondition",
-            `Redis counter ${granted.cur} is above MySQL's ceiling ${reservation.previous}: are REDIS_URL and MYSQL_URL a pair?`,
+          if (reply.status === "behind") {
+            await this.#epochs.catchUp(reply.epoch);
+            return undefined;
+          }
+          // Whole steps: one MySQL write covers every waiting caller, and keeps ~one write per step.
+          const wanted = Math.ceil(count / this.#step) * this.#step;
+          const reservation = await reserve(conversation, ticket.epoch, (previous) =>
+            Math.min(previous + wanted, MAX_SEQUENCE),
           );
-        }
-        this.#events.reservation?.(granted.seeded ? "seed" : "extend");
-        if (reservation.ceiling - granted.last < this.#prefetchBelow) this.#prefetch(conversation);
-        return { first: granted.first, last: granted.last };
-      });
+          const granted = await this.#redis.grant(
+            ticket,
+            conversation.key,
+            reservation.previous,
+            reservation.ceiling,
+            count,
+          );
+          if (granted.status === "behind") {
+            await this.#epochs.catchUp(granted.epoch);
+            return undefined;
+          }
+          if (granted.status === "reserve") {
+            // The counter is at most the old ceiling, and `wanted` ≥ count above it was committed:
+            // only the 2^53 cap can leave it short.
+            if (reservation.ceiling >= MAX_SEQUENCE) {
+              throw new StoreError(
+                "exhausted",
+                "sequence numbers of this conversation would exceed 2^53 - 1",
+              );
+            }
+            throw new StoreError(
+              "failed_precondition",
+              `Redis counter ${granted.cur} is above MySQL's ceiling ${reservation.previous}: are REDIS_URL and MYSQL_URL a pair?`,
+            );
+          }
+          this.#events.reservation?.(granted.seeded ? "seed" : "extend");
+          if (reservation.ceiling - granted.last < this.#prefetchBelow) this.#prefetch(conversation);
+          return { first: granted.first, last: granted.last };
+        },
+        // Waiting for a free MySQL connection ends when every caller of the batch gave up.
+        { signal: batch.signal },
+      );
     } catch (error) {
       if (!(error instanceof EpochFencedError)) throw error;
       // A newer epoch exists: our counters may be stale copies. Adopt it and go round again.
@@ -248,4 +270,13 @@ export class SequenceAllocator {
       await this.#epochs.catchUp(error.current);
     }
   }
+}
+
+/** A signal following `parent` that may have any number of listeners. */
+function unlimited(parent: AbortSignal): AbortSignal {
+  const child = new AbortController();
+  setMaxListeners(0, child.signal);
+  if (parent.aborted) child.abort(parent.reason);
+  else parent.addEventListener("abort", () => child.abort(parent.reason), { once: true });
+  return child.signal;
 }

@@ -2,6 +2,8 @@ import type { SequenceRange } from "./allocator.js";
 
 interface Waiter {
   readonly count: number;
+  /** The caller's deadline or cancellation: it stops waiting (and is answered with its reason). */
+  readonly signal?: AbortSignal | undefined;
   resolve(range: SequenceRange): void;
   reject(error: unknown): void;
 }
@@ -17,6 +19,11 @@ interface Lane<T> {
 export interface Batch {
   readonly total: number;
   readonly size: number;
+  /**
+   * Aborts once every caller of the batch has given up (deadline, cancellation); never while one
+   * of them has no signal. Waits made for the batch (a free MySQL connection) end there.
+   */
+  readonly signal: AbortSignal;
   /**
    * Takes in every caller queued behind this batch, so that a reservation made for the batch covers
    * them too (they arrived later, so they are served after the batch's earlier callers).
@@ -35,13 +42,33 @@ export interface CoalescerOptions<T> {
 
 class Run implements Batch {
   total = 0;
+  readonly #abort = new AbortController();
+  /** Callers still waiting (or without a signal, so never giving up). */
+  #live = 0;
 
   constructor(
     readonly waiters: Waiter[],
     /** The lane's queue, when this run may take in its callers. */
     readonly queue: Waiter[] | undefined,
   ) {
-    for (const waiter of waiters) this.total += waiter.count;
+    for (const waiter of waiters) this.#add(waiter);
+  }
+
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  #add(waiter: Waiter): void {
+    this.total += waiter.count;
+    this.#live += 1;
+    const { signal } = waiter;
+    if (!signal) return;
+    const gone = () => {
+      this.#live -= 1;
+      if (this.#live === 0) this.#abort.abort(signal.reason);
+    };
+    if (signal.aborted) gone();
+    else signal.addEventListener("abort", gone, { once: true });
   }
 
   get size(): number {
@@ -52,7 +79,7 @@ class Run implements Batch {
     if (!this.queue) return;
     for (const waiter of this.queue.splice(0)) {
       this.waiters.push(waiter);
-      this.total += waiter.count;
+      this.#add(waiter);
     }
   }
 }
@@ -65,6 +92,10 @@ class Run implements Batch {
  *
  * Order is kept: within a batch, earlier arrivals get lower numbers; a later batch starts after
  * the earlier one returned, so it gets higher numbers (the script only ever moves forward).
+ *
+ * A caller whose signal aborts is answered at once with its reason. If it was still queued it
+ * leaves the queue; if its batch is already running, its share of the range is simply never
+ * handed out (a gap, never a repeat).
  */
 export class Coalescer<T> {
   readonly #lanes = new Map<string, Lane<T>>();
@@ -75,16 +106,19 @@ export class Coalescer<T> {
   }
 
   /** `count` consecutive numbers for `subject`, whose identity is `key`. */
-  next(key: string, subject: T, count: number): Promise<SequenceRange> {
+  next(key: string, subject: T, count: number, signal?: AbortSignal): Promise<SequenceRange> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const lane = this.#lanes.get(key);
     if (lane) {
-      return new Promise((resolve, reject) => lane.queue.push({ count, resolve, reject }));
+      return new Promise((resolve, reject) =>
+        lane.queue.push(waiter(count, resolve, reject, signal, lane.queue)),
+      );
     }
     // Idle key: this caller runs at once. Callers arriving meanwhile queue behind it.
     const fresh: Lane<T> = { queue: [], subject };
     this.#lanes.set(key, fresh);
     return new Promise((resolve, reject) => {
-      this.#serve(fresh, [{ count, resolve, reject }], true).then(() => {
+      this.#serve(fresh, [waiter(count, resolve, reject, signal, fresh.queue)], true).then(() => {
         if (fresh.queue.length === 0) this.#lanes.delete(key);
         else void this.#drain(key, fresh);
       });
@@ -120,4 +154,34 @@ export class Coalescer<T> {
       first += waiter.count;
     }
   }
+}
+
+/** A caller that gives up when `signal` aborts: it leaves `queue` if still there, and is rejected. */
+function waiter(
+  count: number,
+  resolve: (range: SequenceRange) => void,
+  reject: (error: unknown) => void,
+  signal: AbortSignal | undefined,
+  queue: Waiter[],
+): Waiter {
+  if (!signal) return { count, resolve, reject };
+  const onAbort = () => {
+    const i = queue.indexOf(self);
+    if (i >= 0) queue.splice(i, 1);
+    reject(signal.reason);
+  };
+  const self: Waiter = {
+    count,
+    signal,
+    resolve: (range) => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(range);
+    },
+    reject: (error) => {
+      signal.removeEventListener("abort", onAbort);
+      reject(error);
+    },
+  };
+  signal.addEventListener("abort", onAbort, { once: true });
+  return self;
 }

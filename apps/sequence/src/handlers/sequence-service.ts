@@ -27,9 +27,11 @@ export function sequenceHandlers({
   backup,
 }: SequenceHandlerDeps): ServiceImpl<typeof SequenceService> {
   return {
-    async next(request) {
+    async next(request, context) {
       const conversation = conversationOf("conversation", request.conversation);
-      return wire(await allocator.next(conversation, countOf("count", request.count)));
+      return wire(
+        await allocator.next(conversation, countOf("count", request.count), { signal: context.signal }),
+      );
     },
 
     async current(request) {
@@ -38,7 +40,7 @@ export function sequenceHandlers({
       };
     },
 
-    async batchNext(request) {
+    async batchNext(request, context) {
       const { items } = request;
       if (items.length === 0) throw invalidArgument("items", "must not be empty");
       if (items.length > MAX_BATCH_ITEMS)
@@ -47,7 +49,7 @@ export function sequenceHandlers({
         conversation: conversationOf(`items[${i}].conversation`, item.conversation),
         count: countOf(`items[${i}].count`, item.count),
       }));
-      return { ranges: (await allocator.nextMany(parsed)).map(wire) };
+      return { ranges: (await allocator.nextMany(parsed, { signal: context.signal })).map(wire) };
     },
 
     async listSnapshots(request) {

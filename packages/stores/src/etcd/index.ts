@@ -1,6 +1,12 @@
 export { decodeValue, encodeValue, type StoredValue } from "./codec.js";
 export { DEFAULT_ROOT, decodeSegment, encodeSegment, KeyLayout } from "./keys.js";
-export { DeviceMirror, type MirrorOptions, type MirrorStats, Subscription } from "./mirror/index.js";
+export {
+  DeviceMirror,
+  type MirrorOptions,
+  type MirrorStats,
+  Subscription,
+  type ViewSnapshot,
+} from "./mirror/index.js";
 export {
   EtcdRegistryStore,
   type EtcdRegistryStoreOptions,

@@ -1,13 +1,21 @@
 export { migrateDatabase, migrationsFolder } from "./migrate.js";
-export { createMySqlPool, type MySqlPoolOptions } from "./pool.js";
+export {
+  connectionLimitOf,
+  createMySqlPool,
+  DEFAULT_CONNECTION_LIMIT,
+  type MySqlPoolOptions,
+} from "./pool.js";
 export { sequenceCeilings, sequenceEpoch } from "./schema.js";
 export {
   type BackupConversation,
   type ConversationType,
   EpochFencedError,
+  type LockOptions,
   MySqlSequenceBackup,
+  RESERVED_HEADROOM,
   type Reservation,
   type Reserve,
   type SequenceBackupOptions,
   type Snapshot,
 } from "./sequence-backup.js";
+export { Slots } from "./slots.js";

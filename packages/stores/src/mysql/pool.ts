@@ -1,8 +1,14 @@
 import { createPool, type Pool } from "mysql2/promise";
 import { StoreError } from "../errors.js";
 
+/** Connections a pool opens at most, unless told otherwise. */
+export const DEFAULT_CONNECTION_LIMIT = 10;
+
 export interface MySqlPoolOptions {
-  /** Most connections held at once; each reservation in flight holds one for its lock. */
+  /**
+   * Most connections held at once; each reservation in flight holds one for its lock
+   * (MySqlSequenceBackup keeps those to this limit minus a little headroom for other queries).
+   */
   connectionLimit?: number;
   connectTimeoutMs?: number;
 }
@@ -10,12 +16,19 @@ export interface MySqlPoolOptions {
 export function createMySqlPool(url: string, opts: MySqlPoolOptions = {}): Pool {
   return createPool({
     uri: url,
-    connectionLimit: opts.connectionLimit ?? 10,
+    connectionLimit: opts.connectionLimit ?? DEFAULT_CONNECTION_LIMIT,
     connectTimeout: opts.connectTimeoutMs ?? 2_000,
     enableKeepAlive: true,
-    // A dead server must fail requests, not park them in an unbounded queue.
+    // A dead server must fail requests, not park them in an unbounded queue. Reservations never
+    // get here in numbers: they wait for a slot in MySqlSequenceBackup first (see Slots).
     queueLimit: 100,
   });
+}
+
+/** The pool's connection limit (as configured; the default when it cannot be read). */
+export function connectionLimitOf(pool: Pool): number {
+  const limit = (pool as { pool?: { config?: { connectionLimit?: unknown } } }).pool?.config?.connectionLimit;
+  return typeof limit === "number" && Number.isInteger(limit) && limit > 0 ? limit : DEFAULT_CONNECTION_LIMIT;
 }
 
 /** Runs `work`, turning any driver failure or overrun of `timeoutMs` into an `unavailable` StoreError. */

@@ -1,9 +1,10 @@
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import { drizzle, type MySql2Database } from "drizzle-orm/mysql2";
-import type { Pool } from "mysql2/promise";
+import type { Pool, PoolConnection } from "mysql2/promise";
 import { StoreError } from "../errors.js";
-import { mysqlCall } from "./pool.js";
+import { connectionLimitOf, mysqlCall } from "./pool.js";
 import { now3, sequenceCeilings, sequenceEpoch } from "./schema.js";
+import { Slots } from "./slots.js";
 
 export type ConversationType = "private" | "group";
 
@@ -50,11 +51,25 @@ export interface SequenceBackupOptions {
   lockTimeoutSeconds?: number;
   /** Bound on each MySQL step: a hung server fails the request instead of hanging it. */
   timeoutMs?: number;
+  /**
+   * Most reservations (each holding a pooled connection for its lock) in flight at once; more wait
+   * in-process, in arrival order. Default: the pool's connection limit minus `RESERVED_HEADROOM`,
+   * so other queries (ListSnapshots, readiness, epoch, ceiling reads) always find a connection.
+   */
+  maxLocks?: number;
   /** Called after each committed reservation (metrics, tests). */
   onReserve?: (conversation: BackupConversation, reservation: Reservation) => void;
 }
 
 const EPOCH_ROW = 1;
+
+/** Pooled connections kept free of reservations for other queries (by default). */
+export const RESERVED_HEADROOM = 2;
+
+export interface LockOptions {
+  /** Ends the wait for a free connection (the call's deadline or cancellation). */
+  signal?: AbortSignal;
+}
 
 /**
  * The MySQL side of the sequence service: per-conversation ceilings, the Redis epoch, and the
@@ -66,9 +81,11 @@ export class MySqlSequenceBackup {
   readonly #lockTimeoutSeconds: number;
   readonly #timeoutMs: number;
   readonly #onReserve: SequenceBackupOptions["onReserve"];
+  readonly #slots: Slots;
 
   constructor(pool: Pool, opts: SequenceBackupOptions = {}) {
     this.#pool = pool;
+    this.#slots = new Slots(opts.maxLocks ?? Math.max(1, connectionLimitOf(pool) - RESERVED_HEADROOM));
     this.#db = drizzle({ client: pool });
     this.#lockTimeoutSeconds = opts.lockTimeoutSeconds ?? 5;
     this.#timeoutMs = opts.timeoutMs ?? 5_000;
@@ -146,8 +163,37 @@ export class MySqlSequenceBackup {
    * instances). `work` reserves and applies the result to Redis before the lock is released, so a
    * ceiling read here is never overtaken by another instance's reservation before it is applied.
    */
-  async locked<T>(id: string, work: (reserve: Reserve) => Promise<T>): Promise<T> {
-    const connection = await mysqlCall("connect", this.#timeoutMs, () => this.#pool.getConnection());
+  async locked<T>(id: string, work: (reserve: Reserve) => Promise<T>, opts: LockOptions = {}): Promise<T> {
+    // At most `maxLocks` connections held for locks: the rest wait here, not in the pool's queue.
+    const release = await this.#slots.acquire(opts.signal);
+    try {
+      return await this.#locked(id, work);
+    } finally {
+      release();
+    }
+  }
+
+  /** Reservations in flight and waiting for a connection (tests, metrics). */
+  get lockSlots(): { limit: number; inUse: number; waiting: number } {
+    return { limit: this.#slots.limit, inUse: this.#slots.inUse, waiting: this.#slots.waiting };
+  }
+
+  async #locked<T>(id: string, work: (reserve: Reserve) => Promise<T>): Promise<T> {
+    let connection: PoolConnection;
+    const connecting = this.#pool.getConnection();
+    try {
+      connection = await mysqlCall("connect", this.#timeoutMs, () => connecting);
+    } catch (error) {
+      // A connection arriving after we gave up would otherwise never go back to the pool.
+      connecting.then(
+        (late) => late.destroy(),
+        () => {},
+      );
+      // The server cannot be reached: those waiting for a slot would only find the same, one
+      // slot at a time (a hung server: timeoutMs each). Fail them now.
+      this.#slots.failWaiting(error);
+      throw error;
+    }
     // A connection left in an unknown state (a query failed or overran) is dropped, never reused;
     // dropping it also makes the server release its lock.
     let broken = false;

@@ -1,5 +1,5 @@
 export type * from "../types.js";
-export { DeviceMirror, type MirrorOptions, type MirrorStats } from "./mirror.js";
+export { DeviceMirror, type MirrorOptions, type MirrorStats, type ViewSnapshot } from "./mirror.js";
 export {
   entryFromWire,
   MAX_FEED_USERS,

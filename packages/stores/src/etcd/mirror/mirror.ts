@@ -2,7 +2,7 @@ import { StoreError } from "../../errors.js";
 import type { ChangeBatch, DeviceEntry, MirrorSource, Snapshot, WatchHandle } from "../types.js";
 import { Subscription } from "./subscription.js";
 
-export interface MirrorOptions {
+export interface MirrorOptions<V = DeviceEntry> {
   /** Most undelivered events per subscriber before it is cut off with `exhausted`. Default 10,000. */
   maxSubscriberBacklog?: number;
   /** Recent events kept so a resuming subscriber is served without going back to the source. Default 10,000. */
@@ -11,6 +11,13 @@ export interface MirrorOptions {
   onError?: (error: unknown) => void;
   /** Told each time a subscriber is cut off for falling behind (for a metric). */
   onSubscriberOverflow?: () => void;
+  /**
+   * Builds what `views` answers for an entry (e.g. the ready-to-send message of an RPC response), once,
+   * when the mirror applies the entry: an entry never changes within a revision, so the result is reused
+   * by every lookup until the next event for that device replaces it. Must not be mutated by callers.
+   * Default: the entry itself.
+   */
+  view?: (entry: DeviceEntry) => V;
 }
 
 /** What `stats()` reports: for metrics and tests. */
@@ -25,7 +32,23 @@ export interface MirrorStats {
   loads: number;
 }
 
-type Devices = Map<string, DeviceEntry>;
+/** The views of some users' devices at one revision (see `DeviceMirror.views`). */
+export interface ViewSnapshot<V> {
+  revision: number;
+  /** Sorted by user, then device. Shared and read-only: callers must not mutate it. */
+  views: readonly V[];
+}
+
+/**
+ * One user's devices, sorted by device id, as two parallel arrays. Never mutated once built: a change
+ * replaces both arrays, so `views` may hand them out without copying.
+ */
+interface Devices<V> {
+  readonly entries: readonly DeviceEntry[];
+  readonly views: readonly V[];
+}
+
+const noViews: readonly never[] = Object.freeze([]);
 
 /**
  * An in-memory copy of the registry, fed by a change feed: load a snapshot at revision R, follow changes
@@ -36,8 +59,8 @@ type Devices = Map<string, DeviceEntry>;
  * below a revision the owner wrote itself (`noteWrite`), so an instance always sees its own acknowledged
  * writes; otherwise `lookup` returns undefined and the caller reads the source.
  */
-export class DeviceMirror {
-  private readonly users = new Map<string, Devices>();
+export class DeviceMirror<V = DeviceEntry> {
+  private readonly users = new Map<string, Devices<V>>();
   private readonly leaseEntries = new Map<bigint, number>();
   private readonly subscribers = new Set<Subscription>();
   private history: ChangeBatch[] = [];
@@ -56,13 +79,15 @@ export class DeviceMirror {
   private loads = 0;
   private readonly maxBacklog: number;
   private readonly historyLimit: number;
+  private readonly view: (entry: DeviceEntry) => V;
 
   constructor(
     private readonly source: MirrorSource,
-    private readonly options: MirrorOptions = {},
+    private readonly options: MirrorOptions<V> = {},
   ) {
     this.maxBacklog = options.maxSubscriberBacklog ?? 10_000;
     this.historyLimit = options.historyEvents ?? 10_000;
+    this.view = options.view ?? ((entry) => entry as unknown as V);
   }
 
   /** Starts loading and following; resolves after the first load (or when `signal` aborts). */
@@ -156,14 +181,42 @@ export class DeviceMirror {
     const entries: DeviceEntry[] = [];
     for (const userId of new Set(userIds)) {
       const devices = this.users.get(userId);
-      if (devices) entries.push(...devices.values());
+      if (devices) for (const entry of devices.entries) entries.push(entry);
     }
     return { revision: this.appliedRevision, entries };
   }
 
+  /**
+   * One user's views (`MirrorOptions.view`), sorted by device, at `revision` (read it in the same tick),
+   * or undefined when the mirror cannot vouch for being current (as `lookup`). The mirror's own
+   * read-only array: nothing is built or copied per call.
+   */
+  userViews(userId: string, atLeast = this.writeFloor): readonly V[] | undefined {
+    if (!this.live || this.appliedRevision < atLeast) return undefined;
+    return this.users.get(userId)?.views ?? noViews;
+  }
+
+  /**
+   * Like `lookup`, but answers the entries' views (`MirrorOptions.view`), built when they were applied,
+   * sorted by user, then device (UTF-16 code unit order), each user once. For a single user the answer
+   * is the mirror's own read-only array: nothing is built or copied per call.
+   */
+  views(userIds: readonly string[], atLeast = this.writeFloor): ViewSnapshot<V> | undefined {
+    if (!this.live || this.appliedRevision < atLeast) return undefined;
+    const revision = this.appliedRevision;
+    if (userIds.length === 1) return { revision, views: this.users.get(userIds[0]!)?.views ?? noViews };
+    const users = [...new Set(userIds)].sort();
+    const views: V[] = [];
+    for (const userId of users) {
+      const devices = this.users.get(userId);
+      if (devices) for (const view of devices.views) views.push(view);
+    }
+    return { revision, views };
+  }
+
   /** Every entry (for tests and tools). */
   entries(): DeviceEntry[] {
-    return [...this.users.values()].flatMap((devices) => [...devices.values()]);
+    return [...this.users.values()].flatMap((devices) => [...devices.entries]);
   }
 
   /**
@@ -278,25 +331,46 @@ export class DeviceMirror {
   }
 
   private put(entry: DeviceEntry): void {
-    let devices = this.users.get(entry.userId);
+    const view = this.view(entry);
+    const devices = this.users.get(entry.userId);
     if (!devices) {
-      devices = new Map();
-      this.users.set(entry.userId, devices);
+      this.users.set(entry.userId, { entries: [entry], views: [view] });
+      this.entryCount++;
+      this.countLease(entry.leaseId, 1);
+      return;
     }
-    const previous = devices.get(entry.deviceId);
-    if (previous) this.countLease(previous.leaseId, -1);
-    else this.entryCount++;
-    devices.set(entry.deviceId, entry);
+    const index = position(devices.entries, entry.deviceId);
+    const entries = devices.entries.slice();
+    const views = devices.views.slice();
+    const previous = entries[index];
+    if (previous?.deviceId === entry.deviceId) {
+      this.countLease(previous.leaseId, -1);
+      entries[index] = entry;
+      views[index] = view;
+    } else {
+      this.entryCount++;
+      entries.splice(index, 0, entry);
+      views.splice(index, 0, view);
+    }
+    this.users.set(entry.userId, { entries, views });
     this.countLease(entry.leaseId, 1);
   }
 
   private remove(entry: DeviceEntry): void {
     const devices = this.users.get(entry.userId);
-    const previous = devices?.get(entry.deviceId);
-    if (!devices || !previous) return;
-    devices.delete(entry.deviceId);
+    if (!devices) return;
+    const index = position(devices.entries, entry.deviceId);
+    const previous = devices.entries[index];
+    if (previous?.deviceId !== entry.deviceId) return;
     this.entryCount--;
-    if (devices.size === 0) this.users.delete(entry.userId);
+    if (devices.entries.length === 1) this.users.delete(entry.userId);
+    else {
+      const entries = devices.entries.slice();
+      const views = devices.views.slice();
+      entries.splice(index, 1);
+      views.splice(index, 1);
+      this.users.set(entry.userId, { entries, views });
+    }
     this.countLease(previous.leaseId, -1);
   }
 
@@ -315,4 +389,16 @@ export class DeviceMirror {
     if (!this.live) return;
     for (const wake of this.readyWaiters) wake();
   }
+}
+
+/** Where `deviceId` is, or would be inserted, in entries sorted by device id (binary search). */
+function position(entries: readonly DeviceEntry[], deviceId: string): number {
+  let low = 0;
+  let high = entries.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (entries[mid]!.deviceId < deviceId) low = mid + 1;
+    else high = mid;
+  }
+  return low;
 }
