@@ -68,3 +68,32 @@ describe("coalescing calls of one key", () => {
     expect(results.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected"]);
   });
 });
+
+describe("Coalescer and the callers' signals", () => {
+  it("a caller giving up is answered at once; its batch's signal aborts only when all gave up", async () => {
+    let release!: (range: SequenceRange) => void;
+    const signals: AbortSignal[] = [];
+    const coalescer = new Coalescer<string>({
+      allocate: (_subject, batch) => {
+        signals.push(batch.signal);
+        return new Promise((resolve) => {
+          release = resolve;
+        });
+      },
+    });
+    const [a, b, c] = [new AbortController(), new AbortController(), new AbortController()];
+    const first = coalescer.next("k", "k", 1, a.signal);
+    const queued = [coalescer.next("k", "k", 2, b.signal), coalescer.next("k", "k", 3, c.signal)];
+    b.abort(new Error("b gave up"));
+    await expect(queued[0]).rejects.toThrow("b gave up");
+    a.abort(new Error("a gave up"));
+    await expect(first).rejects.toThrow("a gave up");
+    expect(signals[0]!.aborted).toBe(true);
+    release({ first: 1, last: 1 });
+    // b left the queue: the next batch is c alone, and its signal is live.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(signals[1]!.aborted).toBe(false);
+    release({ first: 2, last: 4 });
+    expect(await queued[1]).toEqual({ first: 2, last: 4 });
+  });
+});
