@@ -56,6 +56,7 @@ export class RedisSequenceStore {
   readonly #client: ScriptClient;
   #generation = 0;
   #connection: Promise<RedisConnection> | undefined;
+  #ready: Promise<void> | undefined;
 
   readonly #connectWaitMs: number;
 
@@ -91,17 +92,25 @@ export class RedisSequenceStore {
       await client.connect().catch(() => {});
     }
     if (client.status === "ready") return;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        client.off("ready", onReady);
-        reject(new StoreError("unavailable", `Redis not ready after ${timeoutMs} ms`));
-      }, timeoutMs);
-      const onReady = () => {
-        clearTimeout(timer);
+    // One listener however many calls wait for the same (re)connect.
+    this.#ready ??= new Promise<void>((resolve) =>
+      client.once("ready", () => {
+        this.#ready = undefined;
         resolve();
-      };
-      client.once("ready", onReady);
+      }),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new StoreError("unavailable", `Redis not ready after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
     });
+    try {
+      await Promise.race([this.#ready, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** One round trip to the server: a hung server fails this even while its connection looks fine. */
