@@ -94,6 +94,54 @@ export class Bench {
   }
 
   /**
+   * The server-only table for one RPC: at each concurrency and wire protocol, the anchors first
+   * (grpc-js only speaks gRPC), then the service itself, or why it was not measured.
+   */
+  async serverOnlyRows(args: {
+    case: string;
+    method: string;
+    path: string;
+    message: Uint8Array;
+    service: ChildServer;
+    pre: Preflight;
+    units?: { perCall: number; name: string };
+    around?: Around;
+  }): Promise<Row[]> {
+    const rows: Row[] = [];
+    for (const concurrency of this.size.concurrencies) {
+      for (const protocol of ["grpc", "connect"] as WireProtocol[]) {
+        const common = {
+          section: "server (h2load)",
+          case: args.case,
+          method: args.method,
+          path: args.path,
+          message: args.message,
+          protocol,
+          concurrency,
+        };
+        for (const [target, anchor] of this.anchors) {
+          if (target === "anchor: grpc-js" && protocol !== "grpc") continue;
+          rows.push(await this.serverOnly({ ...common, target, server: anchor, checkMetrics: false }));
+        }
+        const target = args.service.name;
+        rows.push(
+          args.pre.ok
+            ? await this.serverOnly({
+                ...common,
+                target,
+                server: args.service,
+                checkMetrics: true,
+                ...(args.units ? { units: args.units } : {}),
+                ...(args.around ? { around: args.around } : {}),
+              })
+            : notMeasured({ ...common, target }, args.pre),
+        );
+      }
+    }
+    return rows;
+  }
+
+  /**
    * Server-only: h2load against `server` with one fixed body, after a short discarded warm-up.
    * For a service (metrics available), the finished calls are checked by code from `rpc_calls_total`,
    * since a gRPC error still answers HTTP 200 and h2load would count it as a success.

@@ -9,7 +9,7 @@ import {
 } from "@im-core/proto";
 import { encodeValue, KeyLayout } from "@im-core/stores/etcd";
 import { Etcd3 } from "etcd3";
-import { encode, type WireProtocol } from "./bodies.js";
+import { encode } from "./bodies.js";
 import { type Bench, loadRow, notMeasured, preflight } from "./context.js";
 import { client, e2eRows } from "./e2e.js";
 import { closedLoop } from "./loadgen.js";
@@ -100,29 +100,16 @@ export async function registrySuite(
   const lookup = encode(LookupRequestSchema, { userId: lookupUser });
 
   if (bench.opts.sections.has("server")) {
-    const section = "server (h2load)";
-    for (const concurrency of size.concurrencies) {
-      for (const protocol of ["grpc", "connect"] as WireProtocol[]) {
-        const common = {
-          section,
-          case: "Lookup 1 user",
-          method: "Lookup",
-          path: `${SERVICE}/Lookup`,
-          message: lookup,
-          protocol,
-          concurrency,
-        };
-        for (const [target, anchor] of bench.anchors) {
-          if (target === "anchor: grpc-js" && protocol !== "grpc") continue;
-          rows.push(await bench.serverOnly({ ...common, target, server: anchor, checkMetrics: false }));
-        }
-        rows.push(
-          lookupPre.ok
-            ? await bench.serverOnly({ ...common, target: server.name, server, checkMetrics: true })
-            : notMeasured({ ...common, target: server.name }, lookupPre),
-        );
-      }
-    }
+    rows.push(
+      ...(await bench.serverOnlyRows({
+        case: "Lookup 1 user",
+        method: "Lookup",
+        path: `${SERVICE}/Lookup`,
+        message: lookup,
+        service: server,
+        pre: lookupPre,
+      })),
+    );
   }
 
   if (bench.opts.sections.has("extras")) {

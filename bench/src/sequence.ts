@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { BatchNextRequestSchema, NextRequestSchema, SequenceService } from "@im-core/proto";
 import type { MariaDbServer } from "@im-core/testkit";
-import { encode, type WireProtocol } from "./bodies.js";
+import { encode } from "./bodies.js";
 import { type Around, type Bench, notMeasured, preflight } from "./context.js";
 import { client, e2eRows } from "./e2e.js";
 import { closedLoop } from "./loadgen.js";
@@ -112,36 +112,18 @@ export async function sequenceSuite(
   const writes = (perCall: number) => mysqlWrites(deps.mariadb, perCall, deps.database, server);
 
   if (bench.opts.sections.has("server")) {
-    const section = "server (h2load)";
-    for (const concurrency of size.concurrencies) {
-      for (const protocol of ["grpc", "connect"] as WireProtocol[]) {
-        const common = {
-          section,
-          case: "Next count=1",
-          method: "Next",
-          path: `${SERVICE}/Next`,
-          message: hot,
-          protocol,
-          concurrency,
-        };
-        for (const [target, anchor] of bench.anchors) {
-          if (target === "anchor: grpc-js" && protocol !== "grpc") continue;
-          rows.push(await bench.serverOnly({ ...common, target, server: anchor, checkMetrics: false }));
-        }
-        rows.push(
-          pre.next.ok
-            ? await bench.serverOnly({
-                ...common,
-                target: server.name,
-                server,
-                checkMetrics: true,
-                units: { perCall: 1, name: "numbers" },
-                around: writes(1),
-              })
-            : notMeasured({ ...common, target: server.name }, pre.next),
-        );
-      }
-    }
+    rows.push(
+      ...(await bench.serverOnlyRows({
+        case: "Next count=1",
+        method: "Next",
+        path: `${SERVICE}/Next`,
+        message: hot,
+        service: server,
+        pre: pre.next,
+        units: { perCall: 1, name: "numbers" },
+        around: writes(1),
+      })),
+    );
   }
 
   if (bench.opts.sections.has("extras")) {

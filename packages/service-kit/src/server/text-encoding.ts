@@ -1,0 +1,22 @@
+import { configureTextEncoding, getTextEncoding } from "@bufbuild/protobuf/wire";
+
+let configured = false;
+
+/**
+ * protobuf-es encodes every string field with `TextEncoder.encode`, about 1.1–1.5 µs per short
+ * string here against 0.25 µs for `Buffer.from`, and a Lookup answer is mostly short strings. Same
+ * bytes (both write U+FFFD for a lone surrogate); decoding and validation stay protobuf-es's own.
+ * Process-wide, so a server sets it once.
+ */
+export function useNodeTextEncoding(): void {
+  if (configured) return;
+  configured = true;
+  const defaults = getTextEncoding();
+  configureTextEncoding({
+    ...defaults,
+    encodeUtf8: (text) => {
+      const bytes = Buffer.from(text, "utf8");
+      return new Uint8Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength);
+    },
+  });
+}
