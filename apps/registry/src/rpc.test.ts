@@ -8,28 +8,13 @@ import {
   WatchRequestSchema,
   type WatchResponse,
 } from "@im-core/proto";
-import { type EtcdServer, startEtcd } from "@im-core/testkit";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startEtcd } from "@im-core/testkit";
+import { describe, expect, it } from "vitest";
 import { registryHandlers } from "./handlers/index.js";
-import { startTestRegistry, type TestRegistry } from "./testing/registry.js";
+import { registriesOnOneEtcd } from "./testing/registry.js";
 
-let etcd: EtcdServer;
-const registries: TestRegistry[] = [];
-beforeAll(async () => {
-  etcd = await startEtcd();
-});
-afterAll(async () => {
-  await Promise.all(registries.map((r) => r.close()));
-  await etcd.dispose();
-});
-
-async function registry(
-  options: Parameters<typeof startTestRegistry>[0] extends infer O ? Partial<O> : never = {},
-) {
-  const started = await startTestRegistry({ endpoints: etcd.endpoints, ...options });
-  registries.push(started);
-  return started;
-}
+const backend = registriesOnOneEtcd();
+const registry = backend.registry;
 
 async function codeOf(call: Promise<unknown>): Promise<string> {
   try {

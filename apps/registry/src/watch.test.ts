@@ -1,26 +1,11 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { WatchResponse } from "@im-core/proto";
-import { type EtcdServer, etcdJson, startEtcd } from "@im-core/testkit";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestRegistry, type TestRegistry } from "./testing/registry.js";
+import { etcdJson } from "@im-core/testkit";
+import { describe, expect, it } from "vitest";
+import { registriesOnOneEtcd } from "./testing/registry.js";
 
-let etcd: EtcdServer;
-const registries: TestRegistry[] = [];
-beforeAll(async () => {
-  etcd = await startEtcd();
-});
-afterAll(async () => {
-  await Promise.all(registries.map((r) => r.close()));
-  await etcd.dispose();
-});
-
-async function registry(
-  options: { keyRoot?: string; defaultTtlSeconds?: number; limits?: { maxWatchBacklog: number } } = {},
-) {
-  const started = await startTestRegistry({ endpoints: etcd.endpoints, ...options });
-  registries.push(started);
-  return started;
-}
+const backend = registriesOnOneEtcd();
+const registry = backend.registry;
 
 /** Reads responses until `until` says stop (or the timeout passes), then cancels the stream. */
 async function collect(
@@ -96,8 +81,7 @@ describe.concurrent("Watch (7.9, 17.3)", () => {
     const root = `/t/resume-${Date.now()}/`;
     const { client } = await registry({ keyRoot: root });
     // A second instance whose mirror keeps only 2 events of history: resumes go to etcd.
-    const small = await startTestRegistry({ endpoints: etcd.endpoints, keyRoot: root });
-    registries.push(small);
+    const small = await registry({ keyRoot: root });
     const start = (await client.lookup({ userId: "x" })).revision + 1n;
     for (let i = 0; i < 6; i++)
       await client.register({ userId: `u${i % 2}`, deviceId: `d${i}`, gatewayNode: "gw" });
@@ -127,7 +111,10 @@ describe.concurrent("Watch (7.9, 17.3)", () => {
     const rev = (await client.lookup({ userId: "u" })).revision;
     await client.register({ userId: "u", deviceId: "d", gatewayNode: "gw-2" });
     const now = (await client.lookup({ userId: "u" })).revision;
-    await etcdJson(etcd.endpoints[0]!, "/v3/kv/compaction", { revision: String(now), physical: true });
+    await etcdJson(backend.etcd.endpoints[0]!, "/v3/kv/compaction", {
+      revision: String(now),
+      physical: true,
+    });
     try {
       for await (const _ of client.watch({ startRevision: rev - 5n > 0n ? rev - 5n : 1n })) break;
       expect.unreachable();

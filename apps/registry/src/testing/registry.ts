@@ -4,6 +4,8 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { RegistryService } from "@im-core/proto";
 import { createLogger } from "@im-core/service-kit";
 import { EtcdRegistryStore, type EtcdRegistryStoreOptions } from "@im-core/stores/etcd";
+import { type EtcdServer, startEtcd } from "@im-core/testkit";
+import { afterAll, beforeAll } from "vitest";
 import type { RegistryLimits } from "../handlers/index.js";
 import { type RegistryMirror, registryMirror } from "../mirror.js";
 import { createRegistryServer } from "../server.js";
@@ -69,6 +71,36 @@ export async function startTestRegistry(options: TestRegistryOptions): Promise<T
       await server.close();
       mirror.close();
       store.close();
+    },
+  };
+}
+
+/**
+ * One etcd for a test file and the registries started on it (each with its own key root unless
+ * given one); all of them stop when the file ends.
+ */
+export function registriesOnOneEtcd() {
+  let etcd: EtcdServer | undefined;
+  const started: TestRegistry[] = [];
+  beforeAll(async () => {
+    etcd = await startEtcd();
+  });
+  afterAll(async () => {
+    await Promise.all(started.map((r) => r.close()));
+    await etcd?.dispose();
+  });
+  const running = (): EtcdServer => {
+    if (!etcd) throw new Error("etcd is not started yet: call this inside a test");
+    return etcd;
+  };
+  return {
+    get etcd(): EtcdServer {
+      return running();
+    },
+    registry: async (options: Partial<TestRegistryOptions> = {}): Promise<TestRegistry> => {
+      const instance = await startTestRegistry({ endpoints: running().endpoints, ...options });
+      started.push(instance);
+      return instance;
     },
   };
 }
