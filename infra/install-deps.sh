@@ -3,7 +3,7 @@
 # Usage: infra/install-deps.sh [--with-browser] [--with-bench]
 set -euo pipefail
 
-packages=(etcd-server etcd-client redis-server redis-tools mariadb-server mariadb-client)
+packages=(etcd-server etcd-client redis-server redis-tools mariadb-server mariadb-client openssl)
 for arg in "$@"; do
   case "$arg" in
     --with-browser) packages+=(chromium) ;;
