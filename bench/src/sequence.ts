@@ -3,7 +3,7 @@ import { promisify } from "node:util";
 import { BatchNextRequestSchema, NextRequestSchema, SequenceService } from "@im-core/proto";
 import type { MariaDbServer } from "@im-core/testkit";
 import { encode } from "./bodies.js";
-import { type Around, type Bench, notMeasured, preflight } from "./context.js";
+import { type Around, type Bench, notMeasured, type Preflight, preflight } from "./context.js";
 import { client, e2eRows } from "./e2e.js";
 import { closedLoop } from "./loadgen.js";
 import { scrape, sum } from "./metrics.js";
@@ -129,48 +129,35 @@ export async function sequenceSuite(
   if (bench.opts.sections.has("extras")) {
     const section = "numbers/s";
     const concurrency = 64;
-    const c100 = {
-      section,
-      case: "Next count=100",
-      target: server.name,
-      method: "Next",
-      path: `${SERVICE}/Next`,
-      protocol: "grpc" as const,
-      concurrency,
-    };
-    rows.push(
-      pre.next100.ok
-        ? await bench.serverOnly({
-            ...c100,
+    // Numbers per second through one call shape: count=100 on one conversation, or 100 conversations × 1.
+    const numbersRow = async (
+      name: string,
+      method: "Next" | "BatchNext",
+      message: Uint8Array,
+      ok: Preflight,
+    ) => {
+      const row = {
+        section,
+        case: name,
+        target: server.name,
+        method,
+        path: `${SERVICE}/${method}`,
+        protocol: "grpc" as const,
+        concurrency,
+      };
+      return ok.ok
+        ? bench.serverOnly({
+            ...row,
             server,
-            message: hundred,
+            message,
             checkMetrics: true,
             units: { perCall: 100, name: "numbers" },
             around: writes(100),
           })
-        : notMeasured(c100, pre.next100),
-    );
-    const cBatch = {
-      section,
-      case: "BatchNext 100 convs x1",
-      target: server.name,
-      method: "BatchNext",
-      path: `${SERVICE}/BatchNext`,
-      protocol: "grpc" as const,
-      concurrency,
+        : notMeasured(row, ok);
     };
-    rows.push(
-      pre.batchNext.ok
-        ? await bench.serverOnly({
-            ...cBatch,
-            server,
-            message: batch,
-            checkMetrics: true,
-            units: { perCall: 100, name: "numbers" },
-            around: writes(100),
-          })
-        : notMeasured(cBatch, pre.batchNext),
-    );
+    rows.push(await numbersRow("Next count=100", "Next", hundred, pre.next100));
+    rows.push(await numbersRow("BatchNext 100 convs x1", "BatchNext", batch, pre.batchNext));
     try {
       const redis = await redisBenchmark(deps.redisPort, concurrency, size.redisRequests);
       rows.push({
