@@ -1,5 +1,5 @@
 // Compares two result files row by row (same service, case, target, protocol, concurrency):
-//   node --import tsx src/compare.ts results/<a>.json results/<b>.json
+//   node --import tsx src/compare.ts out/<a>.json out/<b>.json
 import { readFileSync } from "node:fs";
 import type { Row } from "./table.js";
 

@@ -1,77 +1,15 @@
 import { createHash } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Code, ConnectError } from "@connectrpc/connect";
+import type { ServiceProcess } from "@im-core/testkit";
 import { type WireProtocol, wireBody, wireHeaders } from "./bodies.js";
 import { h2load } from "./h2load.js";
-import { type Limit, type LoadResult, rawLoad } from "./loadgen.js";
-import { callDelta, type Sample, scrape } from "./metrics.js";
-import type { ChildServer } from "./procs.js";
+import { type Limit, rawLoad } from "./loadgen.js";
+import { callDelta, scrape } from "./metrics.js";
+import { type BenchOptions, type Sizes, sizes } from "./options.js";
+import { serverCpuMs } from "./procs.js";
+import { type Around, loadRow, notMeasured, type Preflight } from "./rows.js";
 import type { Row } from "./table.js";
-
-export interface BenchOptions {
-  quick: boolean;
-  /** Node binary for every server process (services and anchors). */
-  node: string;
-  /** Write V8 CPU profiles of the services (`--cpu-prof`) and summarise them. */
-  profile: boolean;
-  /** Which parts to run: server (h2load), e2e, extras (service-specific cases). */
-  sections: Set<string>;
-  /** Which services: sequence, registry. */
-  services: Set<string>;
-  /** Conversations in the spread case (default: 300 quick, 100,000 full). */
-  spread?: number;
-}
-
-/** Sizes of a run: tiny in quick mode (CI smoke), meaningful in full mode. */
-export function sizes(quick: boolean) {
-  return quick
-    ? {
-        h2loadSeconds: 1,
-        warmupSeconds: 1,
-        concurrencies: [64],
-        e2eMs: 300,
-        loadMs: 700,
-        redisRequests: 20_000,
-        spreadConversations: 300,
-        batchLookupUsers: 200,
-        watchStreams: 100,
-        watchEvents: 10,
-        memoryEntries: 500,
-        registerBodies: 2_000,
-      }
-    : {
-        h2loadSeconds: 5,
-        warmupSeconds: 2,
-        concurrencies: [64, 256],
-        e2eMs: 3_000,
-        loadMs: 5_000,
-        redisRequests: 300_000,
-        spreadConversations: 100_000,
-        batchLookupUsers: 1_000,
-        watchStreams: 100,
-        watchEvents: 200,
-        memoryEntries: 100_000,
-        registerBodies: 30_000,
-      };
-}
-
-export type Sizes = ReturnType<typeof sizes>;
-
-/** The result of calling an RPC once before measuring it. */
-export type Preflight = { ok: true } | { ok: false; status: string };
-
-/** Calls `fn` once: UNIMPLEMENTED and other failures become a row status instead of a fast "result". */
-export async function preflight(fn: () => Promise<unknown>): Promise<Preflight> {
-  try {
-    await fn();
-    return { ok: true };
-  } catch (error) {
-    const e = ConnectError.from(error);
-    if (e.code === Code.Unimplemented) return { ok: false, status: "UNIMPLEMENTED" };
-    return { ok: false, status: `ERROR ${Code[e.code]}: ${e.rawMessage.slice(0, 80)}` };
-  }
-}
 
 export class Bench {
   readonly size: Sizes;
@@ -80,7 +18,7 @@ export class Bench {
     readonly opts: BenchOptions,
     /** Directory of this run (logs, bodies, profiles). */
     readonly dir: string,
-    readonly anchors: Map<string, ChildServer>,
+    readonly anchors: Map<string, ServiceProcess>,
   ) {
     this.size = sizes(opts.quick);
     if (opts.spread !== undefined) this.size.spreadConversations = opts.spread;
@@ -102,7 +40,7 @@ export class Bench {
     method: string;
     path: string;
     message: Uint8Array;
-    service: ChildServer;
+    service: ServiceProcess;
     pre: Preflight;
     units?: { perCall: number; name: string };
     around?: Around;
@@ -150,7 +88,7 @@ export class Bench {
     section: string;
     case: string;
     target: string;
-    server: ChildServer;
+    server: ServiceProcess;
     method: string;
     path: string;
     message: Uint8Array;
@@ -172,7 +110,7 @@ export class Bench {
     };
     const bodyFile = this.bodyFile(wireBody(args.protocol, args.message));
     const common = {
-      url: `${args.server.baseUrl}${args.path}`,
+      url: `${args.server.url}${args.path}`,
       bodyFile,
       headers: wireHeaders(args.protocol),
       clients: 1,
@@ -181,11 +119,11 @@ export class Bench {
     };
     try {
       await h2load({ ...common, durationS: this.size.warmupSeconds });
-      const before = args.checkMetrics ? await scrape(args.server.baseUrl) : [];
+      const before = args.checkMetrics ? await scrape(args.server.url) : [];
       const extraBefore = await args.around?.before();
-      const cpu0 = args.server.cpuMs();
+      const cpu0 = serverCpuMs(args.server);
       const result = await h2load({ ...common, durationS: this.size.h2loadSeconds });
-      const cpu1 = args.server.cpuMs();
+      const cpu1 = serverCpuMs(args.server);
       const extra = await args.around?.after(extraBefore, result.done);
       const row: Row = {
         ...base,
@@ -201,7 +139,7 @@ export class Bench {
       if (non2xx > 0) failures.push(`${non2xx} non-2xx`);
       if (result.errored > 0) failures.push(`${result.errored} errored`);
       if (args.checkMetrics) {
-        const after = await scrape(args.server.baseUrl);
+        const after = await scrape(args.server.url);
         const codes = callDelta(before, after, args.method);
         for (const [code, n] of Object.entries(codes)) {
           // h2load -D resets the streams still in flight when time is up: at most one per stream slot.
@@ -226,7 +164,7 @@ export class Bench {
     section: string;
     case: string;
     target: string;
-    server: ChildServer;
+    server: ServiceProcess;
     method: string;
     path: string;
     messages: readonly Uint8Array[];
@@ -238,16 +176,16 @@ export class Bench {
   }): Promise<Row> {
     const bodies = args.messages.map((m) => wireBody(args.protocol, m));
     const extraBefore = await args.around?.before();
-    const cpu0 = args.server.cpuMs();
+    const cpu0 = serverCpuMs(args.server);
     const result = await rawLoad({
-      baseUrl: args.server.baseUrl,
+      baseUrl: args.server.url,
       path: args.path,
       protocol: args.protocol,
       bodies,
       concurrency: args.concurrency,
       limit: args.limit,
     });
-    const cpu1 = args.server.cpuMs();
+    const cpu1 = serverCpuMs(args.server);
     const extra = await args.around?.after(extraBefore, result.requests);
     return {
       ...loadRow(args, result, cpu1 - cpu0, args.units),
@@ -255,68 +193,3 @@ export class Bench {
     };
   }
 }
-
-/** Extra measurements around a run (MySQL counters, memory), reported in `notes`. */
-export interface Around {
-  // biome-ignore lint/suspicious/noExplicitAny: opaque state handed from before() to after()
-  before(): Promise<any>;
-  // biome-ignore lint/suspicious/noExplicitAny: see above
-  after(state: any, calls: number): Promise<Record<string, string | number>>;
-}
-
-/** A row from a closed-loop result: errors by code become the status. */
-export function loadRow(
-  args: {
-    section: string;
-    case: string;
-    target: string;
-    method?: string;
-    protocol?: string;
-    concurrency: number;
-  },
-  result: LoadResult,
-  cpuMsUsed: number | undefined,
-  units?: { perCall: number; name: string },
-): Row {
-  const errors = Object.entries(result.errors);
-  let status = "ok";
-  if (errors.length > 0) {
-    const unimplemented = result.errors.Unimplemented ?? 0;
-    status =
-      unimplemented === result.requests
-        ? "UNIMPLEMENTED"
-        : `errors: ${errors.map(([c, n]) => `${n} ${c}`).join(", ")} (${result.firstError ?? ""})`.slice(
-            0,
-            120,
-          );
-  }
-  const measured = result.ok > 0;
-  return {
-    section: args.section,
-    case: args.case,
-    target: args.target,
-    ...(args.method ? { method: args.method } : {}),
-    ...(args.protocol ? { protocol: args.protocol } : {}),
-    concurrency: args.concurrency,
-    status,
-    requests: result.requests,
-    ...(measured
-      ? {
-          rps: result.rps,
-          p50Ms: result.p50Ms,
-          p99Ms: result.p99Ms,
-          ...(cpuMsUsed !== undefined && result.requests > 0
-            ? { cpuUsPerCall: (cpuMsUsed * 1000) / result.requests }
-            : {}),
-          ...(units ? { unitsPerSec: (result.ok / result.seconds) * units.perCall, unit: units.name } : {}),
-        }
-      : {}),
-  };
-}
-
-/** Rows for a case that could not be measured because its RPC does not work yet. */
-export function notMeasured(row: Omit<Row, "status">, pre: Preflight): Row {
-  return { ...row, status: pre.ok ? "ok" : pre.status };
-}
-
-export type { Sample };

@@ -1,10 +1,11 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import type { ServiceProcess } from "@im-core/testkit";
 import type { Bench } from "./context.js";
-import { loadRow } from "./context.js";
 import { closedLoop } from "./loadgen.js";
-import type { ChildServer } from "./procs.js";
+import { serverCpuMs } from "./procs.js";
+import { loadRow } from "./rows.js";
 import type { Row } from "./table.js";
 
 export type TransportKind = "grpc" | "connect";
@@ -25,7 +26,7 @@ export function client<S extends DescService>(
 /** End-to-end rows: the generated client at concurrency 1, 16, 64 with both transports. */
 export async function e2eRows<S extends DescService>(
   bench: Bench,
-  server: ChildServer,
+  server: ServiceProcess,
   service: S,
   label: string,
   method: string,
@@ -33,13 +34,13 @@ export async function e2eRows<S extends DescService>(
 ): Promise<Row[]> {
   const rows: Row[] = [];
   for (const kind of ["grpc", "connect"] as const) {
-    const c = client(service, server.baseUrl, kind);
+    const c = client(service, server.url, kind);
     await closedLoop(16, { requests: 200 }, async (i) => {
       await call(c, i);
       return undefined;
     });
     for (const concurrency of [1, 16, 64]) {
-      const cpu0 = server.cpuMs();
+      const cpu0 = serverCpuMs(server);
       const result = await closedLoop(concurrency, { durationMs: bench.size.e2eMs }, async (i) => {
         await call(c, i);
         return undefined;
@@ -48,7 +49,7 @@ export async function e2eRows<S extends DescService>(
         loadRow(
           { section: "e2e client", case: label, target: server.name, method, protocol: kind, concurrency },
           result,
-          server.cpuMs() - cpu0,
+          serverCpuMs(server) - cpu0,
         ),
       );
     }

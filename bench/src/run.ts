@@ -1,18 +1,19 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePorts, startEtcd, startMariaDb, startRedis } from "@im-core/testkit";
-import { Bench, type BenchOptions } from "./context.js";
+import { startEtcd, startMariaDb, startRedis } from "@im-core/testkit";
+import { Bench } from "./context.js";
 import { summariseProfileFile } from "./cpuprofile.js";
-import { type ChildServer, spawnServer } from "./procs.js";
+import type { BenchOptions } from "./options.js";
 import { registrySuite } from "./registry.js";
 import { sequenceSuite } from "./sequence.js";
+import { BenchServers } from "./servers.js";
 import { addRatios, type Row, renderTable } from "./table.js";
 
-const benchDir = fileURLToPath(new URL("..", import.meta.url));
-const repoRoot = join(benchDir, "..");
+/** Raw output of every run (JSON, logs, profiles); bench/results holds the summaries worth committing. */
+const outDir = fileURLToPath(new URL("../out", import.meta.url));
 
 export interface BenchReport {
   meta: Record<string, unknown>;
@@ -89,8 +90,8 @@ export async function runBench(
   const serverNode = execFileSync(opts.node, ["-v"], { encoding: "utf8" }).trim();
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const name = `${stamp}-${opts.quick ? "quick" : "full"}-node${serverNode.replace(/^v/, "")}${opts.profile ? "-profile" : ""}`;
-  const dir = join(benchDir, "results", name);
-  mkdirSync(join(dir, "logs"), { recursive: true });
+  const dir = join(outDir, name);
+  mkdirSync(dir, { recursive: true });
   const profileDir = join(dir, "profiles");
   const meta = {
     mode: opts.quick ? "quick" : "full",
@@ -103,69 +104,18 @@ export async function runBench(
     sections: [...opts.sections],
   };
   const t0 = performance.now();
-  log(`bench: ${meta.mode} run, servers on node ${serverNode}, results in ${dir}`);
+  log(`bench: ${meta.mode} run, servers on node ${serverNode}, output in ${dir}`);
 
-  const started: ChildServer[] = [];
+  const servers = new BenchServers(opts, dir, profileDir, log);
   const disposables: { dispose(): Promise<void> }[] = [];
-  const tsx = import.meta.resolve("tsx");
-  const anchorScript = (file: string) => fileURLToPath(new URL(`./anchors/${file}`, import.meta.url));
   try {
     const [etcd, redis, mariadb] = await Promise.all([startEtcd(), startRedis(), startMariaDb()]);
     disposables.push(etcd, redis, mariadb);
     const database = "im_bench";
     const mysqlUrl = await mariadb.createDatabase(database);
-
-    const anchorList = [
-      ["anchor: bare http2", "bare-http2.ts"],
-      ["anchor: connect empty", "connect-empty.ts"],
-      ["anchor: grpc-js", "grpc-js.ts"],
-    ] as const;
-    const ports = await freePorts(anchorList.length);
-    const anchorServers = await Promise.all(
-      anchorList.map(([target, file], i) =>
-        spawnServer({
-          name: target,
-          node: opts.node,
-          args: ["--import", tsx, anchorScript(file), String(ports[i])],
-          cwd: benchDir,
-          logFile: join(dir, "logs", `${file.replace(".ts", "")}.log`),
-          port: ports[i]!,
-          ready: { line: /^LISTENING/ },
-        }).then((server) => {
-          started.push(server);
-          return server;
-        }),
-      ),
-    );
-    const anchors = new Map(anchorList.map(([target], i) => [target as string, anchorServers[i]!]));
+    const anchors = await servers.startAnchors();
     log(`bench: backing servers and anchors up after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const bench = new Bench(opts, dir, anchors);
-
-    const startService = async (app: "sequence" | "registry", env: Record<string, string>) => {
-      const t1 = performance.now();
-      const [port] = await freePorts(1);
-      const profileArgs = opts.profile
-        ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${app}.cpuprofile`]
-        : [];
-      const server = await spawnServer({
-        name: app,
-        node: opts.node,
-        args: [...profileArgs, join(repoRoot, "apps", app, "dist", "main.js")],
-        cwd: join(repoRoot, "apps", app),
-        env: { AUTH_DISABLED: "true", HOST: "127.0.0.1", PORT: String(port), ...env },
-        logFile: join(dir, "logs", `${app}.log`),
-        port: port!,
-        ready: { path: "/readyz" },
-      });
-      started.push(server);
-      log(`bench: ${app} ready after ${((performance.now() - t1) / 1000).toFixed(1)} s`);
-      return server;
-    };
-    const stopService = async (server: ChildServer) => {
-      const t1 = performance.now();
-      await server.stop();
-      log(`bench: ${server.name} stopped after ${((performance.now() - t1) / 1000).toFixed(1)} s`);
-    };
 
     const tables: Record<string, Row[]> = {};
     let text = "";
@@ -177,7 +127,7 @@ export async function runBench(
     };
 
     if (opts.services.has("sequence")) {
-      const sequence = await startService("sequence", { REDIS_URL: redis.url, MYSQL_URL: mysqlUrl });
+      const sequence = await servers.startService("sequence", { REDIS_URL: redis.url, MYSQL_URL: mysqlUrl });
       tables.sequence = progressRows(log);
       await sequenceSuite(
         bench,
@@ -186,16 +136,16 @@ export async function runBench(
         tables.sequence,
       ).catch((error: Error) => tables.sequence!.push(failedRow("sequence", error)));
       print(`sequence (servers on node ${serverNode}, ${meta.mode})`, tables.sequence);
-      await stopService(sequence);
+      await servers.stop(sequence);
     }
     if (opts.services.has("registry")) {
-      const registry = await startService("registry", { ETCD_ENDPOINTS: etcd.endpoints.join(",") });
+      const registry = await servers.startService("registry", { ETCD_ENDPOINTS: etcd.endpoints.join(",") });
       tables.registry = progressRows(log);
       await registrySuite(bench, registry, { etcdEndpoints: etcd.endpoints }, tables.registry).catch(
         (error: Error) => tables.registry!.push(failedRow("registry", error)),
       );
       print(`registry (servers on node ${serverNode}, ${meta.mode})`, tables.registry);
-      await stopService(registry);
+      await servers.stop(registry);
     }
 
     const profiles: Record<string, string> = {};
@@ -216,13 +166,12 @@ export async function runBench(
       meta: { ...meta, finishedAt: new Date().toISOString(), loadavgAtEnd: loadavg() },
       tables,
     };
-    const file = join(benchDir, "results", `${name}.json`);
-    mkdirSync(dirname(file), { recursive: true });
+    const file = join(outDir, `${name}.json`);
     writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
     log(`\nbench: wrote ${file} after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     return { ...report, file, text, profiles };
   } finally {
-    for (const server of started.reverse()) await server.stop(5000).catch(() => {});
+    await servers.disposeAll();
     for (const d of disposables.reverse()) await d.dispose().catch(() => {});
   }
 }

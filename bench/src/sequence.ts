@@ -1,13 +1,13 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { BatchNextRequestSchema, NextRequestSchema, SequenceService } from "@im-core/proto";
-import type { MariaDbServer } from "@im-core/testkit";
+import type { MariaDbServer, ServiceProcess } from "@im-core/testkit";
 import { encode } from "./bodies.js";
-import { type Around, type Bench, notMeasured, type Preflight, preflight } from "./context.js";
+import type { Bench } from "./context.js";
 import { client, e2eRows } from "./e2e.js";
 import { closedLoop } from "./loadgen.js";
 import { scrape, sum } from "./metrics.js";
-import type { ChildServer } from "./procs.js";
+import { type Around, notMeasured, type Preflight, preflight } from "./rows.js";
 import type { Row } from "./table.js";
 
 const run = promisify(execFile);
@@ -23,7 +23,7 @@ function mysqlWrites(
   db: MariaDbServer,
   numbersPerCall: number,
   database: string,
-  service: ChildServer,
+  service: ServiceProcess,
 ): Around {
   const read = async () => {
     const text = await db.query(
@@ -37,7 +37,7 @@ function mysqlWrites(
       if (name?.startsWith("Com_")) statements += Number(value);
       else if (name?.startsWith("Handler_")) rows += Number(value);
     }
-    const samples = await scrape(service.baseUrl);
+    const samples = await scrape(service.url);
     return {
       statements,
       rows,
@@ -89,13 +89,13 @@ async function redisBenchmark(port: number, concurrency: number, requests: numbe
 
 export async function sequenceSuite(
   bench: Bench,
-  server: ChildServer,
+  server: ServiceProcess,
   deps: { mariadb: MariaDbServer; database: string; redisPort: number },
   /** Filled as cases finish, so a failure later keeps what was measured. */
   rows: Row[] = [],
 ): Promise<Row[]> {
   const size = bench.size;
-  const seq = client(SequenceService, server.baseUrl);
+  const seq = client(SequenceService, server.url);
   const hot = encode(NextRequestSchema, { conversation: group("bench-hot"), count: 1 });
   const hundred = encode(NextRequestSchema, { conversation: group("bench-hot-100"), count: 100 });
   const batchItems = Array.from({ length: 100 }, (_, i) => ({

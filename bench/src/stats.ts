@@ -6,7 +6,3 @@ export function percentiles(values: ArrayLike<number>): { p50: number; p99: numb
     sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
   return { p50: at(50), p99: at(99) };
 }
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -1,61 +1,34 @@
 /**
  * `scripts/dev`: brings up etcd, Redis and MariaDB, then runs both services (the sequence service
- * applies its migrations at start-up), prints their URLs, and on Ctrl-C stops everything it started.
+ * applies its migrations at start-up), prints their URLs and log lines, and on Ctrl-C stops everything
+ * it started.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
-import readline from "node:readline";
-import { startLocalBackends } from "./backends.ts";
-
-const root = path.resolve(import.meta.dirname, "../..");
+import { registryEntry } from "@im-core/registry/entry";
+import { sequenceEntry } from "@im-core/sequence/entry";
+import { type ServiceProcess, startService } from "@im-core/testkit";
+import { dataRoot, startLocalBackends } from "./backends.ts";
 
 const services = [
-  { name: "registry", port: 8081 },
-  { name: "sequence", port: 8082 },
-] as const;
-
-function run(name: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, [path.join(root, "apps", name, "dist/main.js")], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  for (const stream of [child.stdout, child.stderr]) {
-    readline.createInterface({ input: stream }).on("line", (line) => console.log(`[${name}] ${line}`));
-  }
-  return child;
-}
-
-async function waitReady(url: string, child: ChildProcess): Promise<void> {
-  for (let attempt = 0; attempt < 300; attempt++) {
-    if (child.exitCode !== null) throw new Error(`${url}: the service exited with code ${child.exitCode}`);
-    const ready = await fetch(`${url}/readyz`).then(
-      (response) => response.ok,
-      () => false,
-    );
-    if (ready) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`${url} did not become ready within 30 s`);
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once("exit", () => resolve());
-    child.kill("SIGTERM");
-  });
-}
+  { name: "registry", port: 8081, entry: registryEntry },
+  { name: "sequence", port: 8082, entry: sequenceEntry },
+];
 
 console.log("starting etcd, Redis and MariaDB (data in infra/local/data) ...");
 const backends = await startLocalBackends();
-const children: ChildProcess[] = [];
+const running: ServiceProcess[] = [];
 let stopping = false;
 
 async function stopAll(code: number): Promise<never> {
   if (!stopping) {
     stopping = true;
     console.log("\nstopping services and backing servers ...");
-    await Promise.all(children.map(stopChild));
+    await Promise.all(
+      running.map(async (service) => {
+        await service.stop();
+        await service.dispose();
+      }),
+    );
     await backends.stop();
   }
   process.exit(code);
@@ -64,18 +37,28 @@ process.on("SIGINT", () => void stopAll(0));
 process.on("SIGTERM", () => void stopAll(0));
 
 try {
-  for (const { name, port } of services) {
-    // Local development only: anyone on this machine may call the services.
-    const child = run(name, { ...backends.env, PORT: String(port), AUTH_DISABLED: "true" });
-    children.push(child);
-    child.once("exit", (code) => {
-      if (!stopping) {
-        console.error(`${name} exited with code ${code}`);
-        void stopAll(1);
-      }
-    });
-  }
-  await Promise.all(services.map(({ port }, i) => waitReady(`http://127.0.0.1:${port}`, children[i]!)));
+  await Promise.all(
+    services.map(async ({ name, port, entry }) => {
+      const service = await startService({
+        entry,
+        name,
+        port,
+        // Logs kept across runs in infra/local/data/<name>/server.log, and shown here as they come.
+        dataDir: path.join(dataRoot, name),
+        ready: "/readyz",
+        readyTimeoutMs: 30_000,
+        // Local development only: anyone on this machine may call the services.
+        env: { ...backends.env, AUTH_DISABLED: "true", LOG_LEVEL: process.env.LOG_LEVEL ?? "info" },
+        onOutput: (line) => console.log(`[${name}] ${line}`),
+        onExit: (code, signal) => {
+          if (stopping) return;
+          console.error(`${name} exited (code ${code}, signal ${signal})`);
+          void stopAll(1);
+        },
+      });
+      running.push(service);
+    }),
+  );
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);
   await stopAll(1);

@@ -1,37 +1,68 @@
-import type { Logger, ReadinessCheck } from "@im-core/service-kit";
-import { EtcdRegistryStore } from "@im-core/stores/etcd";
+import type { DeviceLocation } from "@im-core/proto";
+import type { Logger, ReadinessCheck, ServiceMetrics } from "@im-core/service-kit";
+import { EtcdRegistryStore, type EtcdRegistryStoreOptions } from "@im-core/stores/etcd";
+import { DeviceMirror } from "@im-core/stores/mirror";
 import type { RegistryConfig } from "./config.js";
-import { registryMirror } from "./mirror.js";
+import { DeviceRegistrar } from "./devices/registrar.js";
+import { toLocation } from "./handlers/convert.js";
+import { registryMetrics } from "./metrics.js";
 
-/** The registry's backends: the etcd store and the mirror that follows it, started and ready to serve. */
-export async function openBackends(config: RegistryConfig, logger: Logger) {
-  const store = new EtcdRegistryStore({
-    endpoints: config.etcdEndpoints,
-    defaultTtlSeconds: config.ttlSeconds,
+/** The registry's mirror: each entry carries its `DeviceLocation`, built once when the entry is applied. */
+export type RegistryMirror = DeviceMirror<DeviceLocation>;
+
+export interface RegistryBackends {
+  readonly store: EtcdRegistryStore;
+  readonly registrar: DeviceRegistrar;
+  readonly mirror: RegistryMirror;
+  readonly watchBacklog: number;
+  /** Told each time a Watch stream is cut off for falling behind. */
+  readonly onWatchLag: () => void;
+  readonly readiness: readonly ReadinessCheck[];
+  close(): void;
+}
+
+export interface RegistryBackendOptions {
+  /** Where the mirror's gauges and the lagging Watch streams are counted. */
+  metrics?: ServiceMetrics;
+  /** What only tests change: a key root of their own, shorter deadlines. */
+  store?: Partial<Omit<EtcdRegistryStoreOptions, "endpoints">>;
+}
+
+/**
+ * The registry's backends as production runs them: the etcd store, the device rules over it, and the
+ * mirror that follows it (started, not awaited: until it is live, lookups read etcd). Tests call this
+ * same function.
+ */
+export function openRegistryBackends(
+  config: RegistryConfig,
+  logger: Logger,
+  options: RegistryBackendOptions = {},
+): RegistryBackends {
+  const etcd = new EtcdRegistryStore({ endpoints: config.etcdEndpoints, ...options.store });
+  const registrar = new DeviceRegistrar(etcd, {
     maxDevices: config.maxDevices,
-    devicePolicy: config.devicePolicy,
+    policy: config.devicePolicy,
+    defaultTtlSeconds: config.ttlSeconds,
   });
-  const mirror = registryMirror(store, {
+  const mirror: RegistryMirror = new DeviceMirror(etcd, {
+    // Lookup and BatchLookup answer these ready-to-send messages without building anything per call.
+    view: toLocation,
     // Watch streams fed by the mirror and those fed by their own etcd watch share one limit.
     maxSubscriberBacklog: config.watchBacklog,
     onError: (error) => logger.warn({ err: error }, "registry mirror reloading"),
   });
-  // Serving does not wait for the mirror: until it is live, lookups read etcd directly.
   void mirror.start();
-  const readiness: ReadinessCheck = {
-    name: "etcd",
-    async check(signal: AbortSignal) {
-      await store.currentRevision({ signal });
-    },
-  };
+  const metrics = options.metrics && registryMetrics(options.metrics, mirror);
   return {
-    store,
+    store: etcd,
+    registrar,
     mirror,
-    limits: { maxWatchBacklog: config.watchBacklog },
-    readiness: [readiness],
+    watchBacklog: config.watchBacklog,
+    onWatchLag: metrics ? metrics.watchLagged : () => {},
+    readiness: [{ name: "etcd", check: async (signal) => void (await etcd.currentRevision({ signal })) }],
     close() {
       mirror.close();
-      store.close();
+      etcd.close();
     },
   };
 }

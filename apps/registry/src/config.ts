@@ -1,6 +1,7 @@
 import { envEnum, envHost, envInt, envPort, envUrlList, parseEnv } from "@im-core/service-kit";
+import { DEFAULT_SUBSCRIBER_BACKLOG } from "@im-core/stores/mirror";
 
-/** The registry's environment (see DESIGN.md, "Configuration"). */
+/** The registry's environment (docs/operations.md lists every variable). */
 export function loadRegistryConfig(env: NodeJS.ProcessEnv = process.env) {
   const vars = parseEnv(
     {
@@ -11,7 +12,7 @@ export function loadRegistryConfig(env: NodeJS.ProcessEnv = process.env) {
       REGISTRY_MAX_DEVICES: envInt(5, 1, 1_000),
       REGISTRY_DEVICE_POLICY: envEnum(["reject", "evict_oldest"], "reject"),
       // Undelivered events a Watch stream may fall behind before it ends with RESOURCE_EXHAUSTED.
-      REGISTRY_WATCH_BACKLOG: envInt(10_000, 100, 1_000_000),
+      REGISTRY_WATCH_BACKLOG: envInt(DEFAULT_SUBSCRIBER_BACKLOG, 100, 1_000_000),
     },
     env,
   );

@@ -1,20 +1,23 @@
-import { loadServerSettings, runService } from "@im-core/service-kit";
-import { openBackends } from "./backends.js";
+import { RegistryService } from "@im-core/proto";
+import {
+  loadServerSettings,
+  runService,
+  ServiceMetrics,
+  serve,
+  useNodeTextEncoding,
+} from "@im-core/service-kit";
+import { openRegistryBackends } from "./backends.js";
 import { loadRegistryConfig } from "./config.js";
 import { createRegistryServer } from "./server.js";
+
+useNodeTextEncoding();
 
 await runService("registry", async (logger) => {
   const config = loadRegistryConfig(process.env);
   const settings = loadServerSettings(process.env);
-  const backends = await openBackends(config, logger);
-  const server = createRegistryServer({ logger, settings, ...backends });
-  const address = await server.listen(config.port, config.host);
-  return {
-    url: `${settings.tls ? "https" : "http"}://${address.address}:${address.port}`,
-    shutdownGraceMs: settings.shutdownGraceMs,
-    async close() {
-      await server.close();
-      backends.close();
-    },
-  };
+  // Made here, not by the server, so the backends can count into it before the server exists.
+  const metrics = new ServiceMetrics(RegistryService.typeName);
+  const backends = openRegistryBackends(config, logger, { metrics });
+  const server = createRegistryServer({ logger, settings, metrics, backends });
+  return serve(server, config, settings, () => backends.close());
 });

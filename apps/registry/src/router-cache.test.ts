@@ -9,39 +9,23 @@ import {
   entryFromWire,
   type MirrorSource,
   registryFeedSource,
-} from "@im-core/stores/etcd/mirror";
-import { type EtcdServer, eventually, type ServiceProcess, startEtcd, startService } from "@im-core/testkit";
+} from "@im-core/stores/mirror";
+import { eventually } from "@im-core/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DeviceRegistrar } from "./devices/registrar.js";
+import { registryProcess } from "./testing/registry.js";
 
 // The built app as its own process (pnpm --dir apps/registry build), so the test can restart and
 // kill it under the router's open Watch stream.
-let etcd: EtcdServer;
-let service: ServiceProcess;
+const running = registryProcess({ REGISTRY_TTL_SECONDS: "1" });
+// Writes made while the service is down go straight to etcd, under the service's key root.
 let store: EtcdRegistryStore;
-beforeAll(async () => {
-  etcd = await startEtcd();
-  service = await startService({
-    app: "registry",
-    env: {
-      ETCD_ENDPOINTS: etcd.endpoints.join(","),
-      AUTH_DISABLED: "true",
-      REGISTRY_TTL_SECONDS: "1",
-      SHUTDOWN_GRACE_MS: "500",
-    },
-  });
-  // Writes made while the service is down go straight to etcd, under the service's key root.
-  store = new EtcdRegistryStore({
-    endpoints: etcd.endpoints,
-    defaultTtlSeconds: 1,
-    maxDevices: 5,
-    devicePolicy: "reject",
-  });
+let registrar: DeviceRegistrar;
+beforeAll(() => {
+  store = new EtcdRegistryStore({ endpoints: running.etcd.endpoints });
+  registrar = new DeviceRegistrar(store, { maxDevices: 5, policy: "reject", defaultTtlSeconds: 1 });
 });
-afterAll(async () => {
-  store?.close();
-  await service?.dispose();
-  await etcd?.dispose();
-});
+afterAll(() => store?.close());
 
 type Located = {
   userId: string;
@@ -59,7 +43,7 @@ const label = (e: ChangeEvent) =>
 
 describe("router-side cache over the Watch RPC", () => {
   it("converges to the service's Lookup through register/move/unregister/expiry/revoke, and across restarts and a kill without missing or repeating an event", async () => {
-    const client = createClient(RegistryService, createGrpcTransport({ baseUrl: service.url }));
+    const client = createClient(RegistryService, createGrpcTransport({ baseUrl: running.service.url }));
     const users = ["alice", "bob", "carol", "dave/𝒳 %:"];
     const outsider = "mallory";
     const { leaseId: shared } = await client.grantLease({ gatewayNode: "gw-1", ttlSeconds: 60 });
@@ -128,13 +112,13 @@ describe("router-side cache over the Watch RPC", () => {
       await breakIt();
       await eventually(() => expect(router.live).toBe(false)); // it noticed, and stopped vouching
       await whileDown();
-      await service.restart();
+      await running.service.restart();
       await eventually(() => expect(router.live).toBe(true));
     };
     await broken(
-      () => service.stop(),
+      () => running.service.stop(),
       async () => {
-        await store.register({ userId: "bob", deviceId: "pc", gatewayNode: "gw-4" });
+        await registrar.register({ userId: "bob", deviceId: "pc", gatewayNode: "gw-4" });
         await store.unregister({ userId: "alice", deviceId: "phone" });
       },
     );
@@ -142,10 +126,15 @@ describe("router-side cache over the Watch RPC", () => {
     await converged();
     // ... and kill -9: the stream is cut, not ended.
     await broken(
-      () => service.kill(),
+      () => running.service.kill(),
       async () => {
-        await store.register({ userId: "carol", deviceId: "tab", gatewayNode: "gw-6" });
-        await store.register({ userId: "alice", deviceId: "laptop", gatewayNode: "gw-7", leaseId: shared });
+        await registrar.register({ userId: "carol", deviceId: "tab", gatewayNode: "gw-6" });
+        await registrar.register({
+          userId: "alice",
+          deviceId: "laptop",
+          gatewayNode: "gw-7",
+          leaseId: shared,
+        });
       },
     );
     await client.register({ userId: "dave/𝒳 %:", deviceId: "e", gatewayNode: "gw-8", leaseId: shared });
@@ -181,9 +170,9 @@ describe("router-side cache over the Watch RPC", () => {
   });
 
   it("the running process exposes the registry's metrics", async () => {
-    const client = createClient(RegistryService, createGrpcTransport({ baseUrl: service.url }));
+    const client = createClient(RegistryService, createGrpcTransport({ baseUrl: running.service.url }));
     await client.register({ userId: "metrics", deviceId: "d", gatewayNode: "gw" });
-    const text = await (await fetch(`${service.url}/metrics`)).text();
+    const text = await (await fetch(`${running.service.url}/metrics`)).text();
     expect(text).toMatch(/^registry_mirror_entries\{[^}]*\} [1-9]\d*$/m);
     expect(text).toMatch(/^registry_mirror_revision\{[^}]*\} [1-9]\d*$/m);
     expect(text).toMatch(/^registry_mirror_live\{[^}]*\} 1$/m);

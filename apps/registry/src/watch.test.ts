@@ -1,8 +1,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { WatchResponse } from "@im-core/proto";
-import { etcdJson } from "@im-core/testkit";
+import { etcdJson, startEtcd } from "@im-core/testkit";
 import { describe, expect, it } from "vitest";
-import { registriesOnOneEtcd } from "./testing/registry.js";
+import { registriesOnOneEtcd, startTestRegistry } from "./testing/registry.js";
 
 const backend = registriesOnOneEtcd();
 const registry = backend.registry;
@@ -39,9 +39,9 @@ const summary = (responses: WatchResponse[]) =>
   );
 const eventCount = (responses: WatchResponse[]) => responses.reduce((n, r) => n + r.events.length, 0);
 
-describe.concurrent("Watch (7.9, 17.3)", () => {
+describe.concurrent("Watch", () => {
   it("streams register, move, unregister and expiry in revision order; a DELETE carries the removed location", async () => {
-    const { client } = await registry({ defaultTtlSeconds: 1 });
+    const { client } = await registry({ ttlSeconds: 1 });
     const abort = new AbortController();
     const stream = client.watch({}, { signal: abort.signal });
     const iterator = stream[Symbol.asyncIterator]();
@@ -105,13 +105,16 @@ describe.concurrent("Watch (7.9, 17.3)", () => {
   });
 
   it("fails with OUT_OF_RANGE when start_revision was compacted, telling the client to re-read", async () => {
-    const { client } = await registry();
+    // Its own etcd: compacting the shared one would cancel the other cases' watches.
+    await using etcd = await startEtcd();
+    const instance = await startTestRegistry({ endpoints: etcd.endpoints });
+    const { client } = instance;
     const before = await client.register({ userId: "u", deviceId: "d", gatewayNode: "gw" });
     expect(before).toBeDefined();
     const rev = (await client.lookup({ userId: "u" })).revision;
     await client.register({ userId: "u", deviceId: "d", gatewayNode: "gw-2" });
     const now = (await client.lookup({ userId: "u" })).revision;
-    await etcdJson(backend.etcd.endpoints[0]!, "/v3/kv/compaction", {
+    await etcdJson(etcd.endpoints[0]!, "/v3/kv/compaction", {
       revision: String(now),
       physical: true,
     });
@@ -122,6 +125,8 @@ describe.concurrent("Watch (7.9, 17.3)", () => {
       const e = ConnectError.from(error);
       expect(Code[e.code]).toBe("OutOfRange");
       expect(e.rawMessage).toMatch(/compacted/);
+    } finally {
+      await instance.close();
     }
   });
 });

@@ -3,19 +3,13 @@
 // Prints numbers/s and Redis script calls per Next (from INFO commandstats, so every EVALSHA counts,
 // reservations included). Starts its own private Redis and MariaDB. Run:
 //   pnpm --dir apps/sequence coalesce-bench [callers=64] [seconds=3]
-import { createLogger } from "@im-core/service-kit";
-import { startMariaDb, startRedis } from "@im-core/testkit";
 import { groupChat } from "../src/allocator/conversation.js";
-import { openSequenceBackends } from "../src/backends.js";
+import { openPrivateSequence } from "./private-sequence.js";
 
 const callers = Number(process.argv[2] ?? 64);
 const seconds = Number(process.argv[3] ?? 3);
 
-const [redis, mariadb] = await Promise.all([startRedis(), startMariaDb()]);
-const backends = await openSequenceBackends(
-  { redis: { url: redis.url }, mysqlUrl: await mariadb.createDatabase(), step: 10_000 },
-  createLogger("coalesce-bench", "warn"),
-);
+const { redis, backends, close } = await openPrivateSequence("coalesce-bench", 10_000);
 
 async function scriptCalls(): Promise<number> {
   const stats = (await redis.command("INFO", "commandstats")) ?? "";
@@ -64,6 +58,5 @@ try {
   await run("one hot conversation", () => groupChat(`hot-${round}`));
   await run(`${callers} conversations, one per caller`, (caller) => groupChat(`spread-${round}-${caller}`));
 } finally {
-  await backends.close();
-  await Promise.all([redis.dispose(), mariadb.dispose()]);
+  await close();
 }

@@ -2,19 +2,13 @@
 // Prints conversations/s for BatchNext-sized nextMany calls and for concurrent first-touch Next
 // calls on distinct conversations. Starts its own private Redis and MariaDB. Run:
 //   pnpm --dir apps/sequence first-touch-bench [conversations=2000] [concurrency=64]
-import { createLogger } from "@im-core/service-kit";
-import { startMariaDb, startRedis } from "@im-core/testkit";
 import { groupChat } from "../src/allocator/conversation.js";
-import { openSequenceBackends } from "../src/backends.js";
+import { openPrivateSequence } from "./private-sequence.js";
 
 const total = Number(process.argv[2] ?? 2_000);
 const concurrency = Number(process.argv[3] ?? 64);
 
-const [redis, mariadb] = await Promise.all([startRedis(), startMariaDb()]);
-const backends = await openSequenceBackends(
-  { redis: { url: redis.url }, mysqlUrl: await mariadb.createDatabase(), step: 10_000 },
-  createLogger("first-touch-bench", "warn"),
-);
+const { backends, close } = await openPrivateSequence("first-touch-bench", 10_000);
 await backends.allocator.next(groupChat("warm-up"), 1);
 
 async function measure(label: string, run: (prefix: string) => Promise<number>) {
@@ -61,5 +55,4 @@ await measure(`${concurrency} concurrent first-touch Next`, async (prefix) => {
   return total;
 });
 
-await backends.close();
-await Promise.all([redis.dispose(), mariadb.dispose()]);
+await close();

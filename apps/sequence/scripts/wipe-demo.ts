@@ -1,16 +1,10 @@
 // Redis loses everything in the middle of a stream of Next calls; the numbers carry on above
 // everything handed out before (gaps allowed, never a repeat). Starts its own private Redis and
 // MariaDB. Run: pnpm --dir apps/sequence wipe-demo
-import { createLogger } from "@im-core/service-kit";
-import { startMariaDb, startRedis } from "@im-core/testkit";
 import { groupChat } from "../src/allocator/conversation.js";
-import { openSequenceBackends } from "../src/backends.js";
+import { openPrivateSequence } from "./private-sequence.js";
 
-const [redis, mariadb] = await Promise.all([startRedis(), startMariaDb()]);
-const backends = await openSequenceBackends(
-  { redis: { url: redis.url }, mysqlUrl: await mariadb.createDatabase(), step: 10 },
-  createLogger("wipe-demo", "warn"),
-);
+const { redis, backends, close } = await openPrivateSequence("wipe-demo", 10);
 const chat = groupChat("demo");
 const take = async (label: string, calls: number) => {
   const numbers: number[] = [];
@@ -43,6 +37,5 @@ try {
   const increasing = all.every((n, i) => i === 0 || n > all[i - 1]!);
   console.log(`\nstrictly increasing, no repeats: ${increasing}`);
 } finally {
-  await backends.close();
-  await Promise.all([redis.dispose(), mariadb.dispose()]);
+  await close();
 }

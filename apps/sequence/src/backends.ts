@@ -1,11 +1,12 @@
 import type { Logger, ReadinessCheck, ServiceMetrics } from "@im-core/service-kit";
-import { createMySqlPool, MySqlSequenceBackup, migrateDatabase } from "@im-core/stores/mysql";
 import {
-  createRedisClient,
-  createRedisClusterClientFromUrls,
-  RedisSequenceStore,
-} from "@im-core/stores/redis";
-import { SequenceAllocator } from "./allocator/allocator.js";
+  createMySqlPool,
+  MySqlSequenceBackup,
+  migrateDatabase,
+  type SequenceBackupOptions,
+} from "@im-core/stores/mysql";
+import { connectRedis, type RedisConnectOptions, RedisSequenceStore } from "@im-core/stores/redis";
+import { type AllocatorOptions, SequenceAllocator } from "./allocator/allocator.js";
 import type { SequenceConfig } from "./config.js";
 import { sequenceMetrics } from "./metrics.js";
 
@@ -13,20 +14,31 @@ import { sequenceMetrics } from "./metrics.js";
 export interface SequenceBackends {
   readonly allocator: SequenceAllocator;
   readonly backup: MySqlSequenceBackup;
+  readonly redis: RedisSequenceStore;
   readonly readiness: readonly ReadinessCheck[];
   close(): Promise<void>;
 }
 
+export interface SequenceBackendOptions {
+  /** Where reservations, MySQL writes, coalesced calls, server changes and the epoch are counted. */
+  metrics?: ServiceMetrics;
+  /** What only tests change: tighter timeouts, a log of every reservation, the prefetch point. */
+  redis?: RedisConnectOptions;
+  backup?: SequenceBackupOptions;
+  /** `events` replaces the metrics' own (a test counting something itself). */
+  allocator?: Pick<AllocatorOptions, "prefetchAfter" | "events">;
+}
+
 /**
- * Connects to MySQL (applying pending migrations) and Redis, a single server or a cluster. With
- * `metrics`, reservations, MySQL writes, coalesced calls, server changes and the epoch are counted there.
+ * The sequence service's backends as production runs them: MySQL (pending migrations applied first),
+ * Redis (a single server or a cluster) and the allocator over both. Tests call this same function.
  */
 export async function openSequenceBackends(
   config: Pick<SequenceConfig, "redis" | "mysqlUrl" | "step">,
   logger: Logger,
-  opts: { metrics?: ServiceMetrics } = {},
+  options: SequenceBackendOptions = {},
 ): Promise<SequenceBackends> {
-  const metrics = opts.metrics ? sequenceMetrics(opts.metrics) : undefined;
+  const metrics = options.metrics ? sequenceMetrics(options.metrics) : undefined;
   const pool = createMySqlPool(config.mysqlUrl);
   try {
     await migrateDatabase(pool);
@@ -34,23 +46,28 @@ export async function openSequenceBackends(
     await pool.end();
     throw error;
   }
-  const backup = new MySqlSequenceBackup(pool, metrics ? { onReserve: metrics.mysqlWrite } : {});
-  const client =
-    "url" in config.redis
-      ? createRedisClient(config.redis.url)
-      : createRedisClusterClientFromUrls(config.redis.cluster);
-  const redis = new RedisSequenceStore(client);
+  const onReserve = options.backup?.onReserve;
+  const backup = new MySqlSequenceBackup(pool, {
+    ...options.backup,
+    onReserve: (conversation, reservation) => {
+      metrics?.mysqlWrite();
+      onReserve?.(conversation, reservation);
+    },
+  });
+  const redis = new RedisSequenceStore(connectRedis(config.redis, options.redis));
   // Redis being down at start-up is no reason not to start: requests fail UNAVAILABLE until it is up.
   await redis.waitReady(2_000).catch((error: unknown) => logger.warn({ err: error }, "Redis not ready yet"));
   const allocator = new SequenceAllocator(redis, backup, {
+    ...(metrics ? { events: metrics.events } : {}),
+    ...options.allocator,
     step: config.step,
     onBackgroundError: (error) => logger.warn({ err: error }, "background reservation failed"),
-    ...(metrics ? { events: metrics.events } : {}),
   });
   metrics?.watchEpoch(() => allocator.epoch);
   return {
     allocator,
     backup,
+    redis,
     readiness: [
       { name: "redis", check: () => redis.ping() },
       { name: "mysql", check: async () => void (await pool.query("SELECT 1")) },

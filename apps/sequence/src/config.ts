@@ -1,4 +1,5 @@
 import { ConfigError, envHost, envInt, envPort, envUrl, parseEnv } from "@im-core/service-kit";
+import type { RedisTarget } from "@im-core/stores/redis";
 import { z } from "zod";
 
 export const mysqlUrlVar = envUrl("mysql://root@127.0.0.1:3306/im", ["mysql:"]);
@@ -41,10 +42,7 @@ const clusterNodesVar = z
   )
   .optional();
 
-/** Where the counters live: one Redis server (`url`) or a Redis Cluster (`cluster`, seed URLs). */
-export type RedisTarget = { readonly url: string } | { readonly cluster: readonly string[] };
-
-/** The sequence service's environment (see DESIGN.md, "Configuration"). */
+/** The sequence service's environment (docs/operations.md lists every variable). */
 export function loadSequenceConfig(env: NodeJS.ProcessEnv = process.env) {
   const vars = parseEnv(
     {

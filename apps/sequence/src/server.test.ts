@@ -1,68 +1,21 @@
-import { get } from "node:http";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { ConversationType, SequenceService } from "@im-core/proto";
-import { createLogger, ServiceMetrics } from "@im-core/service-kit";
-import { type MariaDbServer, type RedisServer, startMariaDb, startRedis } from "@im-core/testkit";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openSequenceBackends, type SequenceBackends } from "./backends.js";
-import { createSequenceServer } from "./server.js";
+import { describe, expect, it } from "vitest";
+import { codeOf, scrape, useTestSequence } from "./testing/sequence.js";
 
-let redis: RedisServer;
-let mariadb: MariaDbServer;
-let backends: SequenceBackends;
-let server: ReturnType<typeof createSequenceServer>;
-let baseUrl: string;
+const backend = useTestSequence();
+const url = () => backend.sequence.url;
 
-beforeAll(async () => {
-  [redis, mariadb] = await Promise.all([startRedis(), startMariaDb()]);
-  const logger = createLogger("sequence-test", "silent");
-  const metrics = new ServiceMetrics(SequenceService.typeName);
-  backends = await openSequenceBackends(
-    { redis: { url: redis.url }, mysqlUrl: await mariadb.createDatabase(), step: 100 },
-    logger,
-    { metrics },
-  );
-  server = createSequenceServer({ logger, metrics, ...backends });
-  const address = await server.listen(0, "127.0.0.1");
-  baseUrl = `http://127.0.0.1:${address.port}`;
-});
-afterAll(async () => {
-  await server?.close();
-  await backends?.close();
-  await Promise.all([redis?.dispose(), mariadb?.dispose()]);
-});
-
-const client = () => createClient(SequenceService, createConnectTransport({ baseUrl, httpVersion: "2" }));
+const client = () =>
+  createClient(SequenceService, createConnectTransport({ baseUrl: url(), httpVersion: "2" }));
 const group = (value: string) => ({ kind: { case: "groupId" as const, value } });
 const chat = (userA: string, userB: string) => ({
   kind: { case: "privateChat" as const, value: { userA, userB } },
 });
 
-/** GET without keep-alive, so the server's graceful close has no idle connection to wait for. */
-function scrape(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    get(url, { agent: false }, (response) => {
-      let body = "";
-      response.setEncoding("utf8");
-      response.on("data", (chunk: string) => (body += chunk));
-      response.on("end", () => resolve(body));
-    }).on("error", reject);
-  });
-}
-
-async function codeOf(call: Promise<unknown>): Promise<[Code, string]> {
-  const error = ConnectError.from(
-    await call.then(
-      () => new Error("call succeeded"),
-      (e: unknown) => e,
-    ),
-  );
-  return [error.code, error.rawMessage];
-}
-
-describe("SequenceService over Connect and gRPC (16.1, 16.2, 16.6, 16.7)", () => {
-  it("16.1: Next starts at 1 and allocates count consecutive numbers; Current reads without allocating", async () => {
+describe("SequenceService over Connect and gRPC", () => {
+  it("Next starts at 1 and allocates count consecutive numbers; Current reads without allocating", async () => {
     const c = client();
     expect(await c.next({ conversation: group("rpc-g") })).toMatchObject({ first: 1n, last: 1n });
     expect(await c.next({ conversation: group("rpc-g"), count: 10 })).toMatchObject({ first: 2n, last: 11n });
@@ -71,8 +24,8 @@ describe("SequenceService over Connect and gRPC (16.1, 16.2, 16.6, 16.7)", () =>
     expect((await c.current({ conversation: group("rpc-unused") })).sequence).toBe(0n);
   });
 
-  it("16.2: a private chat is one conversation either way round, over gRPC too", async () => {
-    const grpc = createClient(SequenceService, createGrpcTransport({ baseUrl }));
+  it("a private chat is one conversation either way round, over gRPC too", async () => {
+    const grpc = createClient(SequenceService, createGrpcTransport({ baseUrl: url() }));
     expect((await grpc.next({ conversation: chat("ann", "bo") })).first).toBe(1n);
     expect((await client().next({ conversation: chat("bo", "ann") })).first).toBe(2n);
   });
@@ -92,20 +45,20 @@ describe("SequenceService over Connect and gRPC (16.1, 16.2, 16.6, 16.7)", () =>
     ]);
   });
 
-  it("16.6: after Redis loses everything, numbers resume above what was handed out", async () => {
+  it("after Redis loses everything, numbers resume above what was handed out", async () => {
     const c = client();
     const before = await c.next({ conversation: group("rpc-wipe"), count: 5 });
-    await redis.flushAll();
+    await backend.redis.flushAll();
     const after = await c.next({ conversation: group("rpc-wipe") });
     expect(after.first).toBeGreaterThan(before.last);
     // Unknown after the loss: Current answers the reserved ceiling, which the next number exceeds.
-    await redis.flushAll();
+    await backend.redis.flushAll();
     const current = (await c.current({ conversation: group("rpc-wipe") })).sequence;
     expect(current).toBeGreaterThanOrEqual(after.last);
     expect((await c.next({ conversation: group("rpc-wipe") })).first).toBeGreaterThan(current);
   });
 
-  it("16.7: ListSnapshots pages through the backup rows, filtered by type", async () => {
+  it("ListSnapshots pages through the backup rows, filtered by type", async () => {
     const c = client();
     await Promise.all(Array.from({ length: 5 }, (_, i) => c.next({ conversation: group(`snap-${i}`) })));
     const seen: string[] = [];
@@ -183,45 +136,6 @@ describe("SequenceService over Connect and gRPC (16.1, 16.2, 16.6, 16.7)", () =>
     ]);
   });
 
-  it("Redis down: UNAVAILABLE fast, and recovery by itself", async () => {
-    const c = client();
-    const before = await c.next({ conversation: group("rpc-down") });
-    await redis.stop();
-    try {
-      const started = performance.now();
-      const [code] = await codeOf(c.next({ conversation: group("rpc-down") }));
-      expect(code).toBe(Code.Unavailable);
-      expect(performance.now() - started).toBeLessThan(1_500);
-    } finally {
-      await redis.restart();
-    }
-    await expect
-      .poll(
-        () =>
-          c.next({ conversation: group("rpc-down") }).then(
-            (r) => r.first > before.last,
-            () => false,
-          ),
-        { timeout: 5_000 },
-      )
-      .toBe(true);
-  });
-  it("/readyz names Redis while it hangs (paused) and turns ready again when it answers", async () => {
-    const readiness = () =>
-      scrape(`${baseUrl}/readyz`).then((body) => JSON.parse(body) as { ready: boolean });
-    expect(await readiness()).toEqual({ ready: true, checks: { redis: "ok", mysql: "ok" } });
-    redis.pause();
-    try {
-      expect(await readiness()).toEqual({
-        ready: false,
-        checks: { redis: "unavailable: no answer within 1000 ms", mysql: "ok" },
-      });
-    } finally {
-      redis.resume();
-    }
-    await expect.poll(readiness, { timeout: 5_000 }).toMatchObject({ ready: true });
-  });
-
   it("GET /metrics counts reservations, MySQL writes, coalesced calls, server changes and the epoch", async () => {
     const c = client();
     const conversation = group("rpc-metrics");
@@ -229,7 +143,7 @@ describe("SequenceService over Connect and gRPC (16.1, 16.2, 16.6, 16.7)", () =>
     for (let i = 0; i < 3; i += 1) await c.next({ conversation, count: 100 });
     await Promise.all(Array.from({ length: 32 }, () => c.next({ conversation })));
     // A restarted Redis (no persistence) is a new server: the epoch moves on.
-    await redis.restart();
+    await backend.redis.restart();
     await expect
       .poll(
         () =>
@@ -240,9 +154,9 @@ describe("SequenceService over Connect and gRPC (16.1, 16.2, 16.6, 16.7)", () =>
         { timeout: 5_000 },
       )
       .toBe(true);
-    await backends.allocator.settle();
+    await backend.sequence.backends.allocator.settle();
 
-    const text = await scrape(`${baseUrl}/metrics`);
+    const text = await scrape(`${url()}/metrics`);
     const value = (series: string) => {
       const line = text.split("\n").find((l) => l.startsWith(`${series} `) || l.startsWith(`${series}{`));
       return Number(line?.split(" ").at(-1));

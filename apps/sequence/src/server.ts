@@ -1,33 +1,27 @@
 import { SequenceService } from "@im-core/proto";
-import {
-  createServiceServer,
-  type Logger,
-  type ReadinessCheck,
-  type ServerSettings,
-  type ServiceMetrics,
-} from "@im-core/service-kit";
+import { createServiceServer, type Logger, type ServerSettings, ServiceMetrics } from "@im-core/service-kit";
 import { sequenceAccess } from "./access.js";
-import type { SequenceHandlerDeps } from "./handlers/sequence-service.js";
+import type { SequenceBackends } from "./backends.js";
 import { sequenceRoutes } from "./routes.js";
 
-export interface SequenceServerDeps extends SequenceHandlerDeps {
+export interface SequenceServerDeps {
   logger: Logger;
-  readiness: readonly ReadinessCheck[];
+  backends: SequenceBackends;
+  /** The registry `/metrics` serves: the one the backends count into (see main.ts). */
+  metrics?: ServiceMetrics;
   /** Auth, TLS, CORS and limits from `loadServerSettings()`; tests may leave it out. */
   settings?: Partial<ServerSettings>;
-  /** The registry `/metrics` serves; pass the one the backends count into (see backends.ts). */
-  metrics?: ServiceMetrics;
 }
 
 /** Builds the sequence service's server from its dependencies; main.ts decides what they are. */
-export function createSequenceServer(deps: SequenceServerDeps) {
+export function createSequenceServer({ logger, backends, metrics, settings }: SequenceServerDeps) {
   return createServiceServer({
     service: SequenceService,
     accessPolicy: sequenceAccess,
-    logger: deps.logger,
-    readiness: deps.readiness,
-    ...(deps.settings ? { settings: deps.settings } : {}),
-    ...(deps.metrics ? { metrics: deps.metrics } : {}),
-    routes: sequenceRoutes(deps),
+    logger,
+    readiness: backends.readiness,
+    metrics: metrics ?? new ServiceMetrics(SequenceService.typeName),
+    ...(settings ? { settings } : {}),
+    routes: sequenceRoutes(backends),
   });
 }

@@ -2,7 +2,7 @@
 // (a gRPC frame + trailers for gRPC, a two-field protobuf for Connect): the ceiling of Node's HTTP/2.
 import { createServer } from "node:http2";
 
-const port = Number(process.argv[2]);
+const port = Number(process.env.PORT);
 const grpcBody = Buffer.from([0, 0, 0, 0, 4, 8, 1, 16, 1]); // frame of {first: 1, last: 1}
 const protoBody = grpcBody.subarray(5);
 
@@ -22,5 +22,5 @@ server.on("stream", (stream, headers) => {
   });
   stream.on("error", () => {});
 });
-server.listen(port, "127.0.0.1", () => process.stdout.write(`LISTENING ${port}\n`));
+server.listen(port, process.env.HOST);
 process.on("SIGTERM", () => process.exit(0));

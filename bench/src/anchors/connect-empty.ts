@@ -6,7 +6,7 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { DeviceLocationSchema, RegistryService, SequenceService } from "@im-core/proto";
 
-const port = Number(process.argv[2]);
+const port = Number(process.env.PORT);
 const device = create(DeviceLocationSchema, {
   userId: "bench-u0",
   deviceId: "d0",
@@ -34,5 +34,5 @@ const routes = (router: ConnectRouter) => {
 };
 
 const server = createServer(connectNodeAdapter({ routes }));
-server.listen(port, "127.0.0.1", () => process.stdout.write(`LISTENING ${port}\n`));
+server.listen(port, process.env.HOST);
 process.on("SIGTERM", () => process.exit(0));

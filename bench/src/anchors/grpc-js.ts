@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 
-const port = Number(process.argv[2]);
+const port = Number(process.env.PORT);
 const protoRoot = fileURLToPath(new URL("../../../proto", import.meta.url));
 
 const definition = protoLoader.loadSync(["im/sequence/v1/sequence.proto", "im/registry/v1/registry.proto"], {
@@ -44,8 +44,7 @@ server.addService(pkg.im.registry.v1.RegistryService.service, {
   BatchLookup: constant({}),
   Watch: (call: grpc.ServerWritableStream<unknown, unknown>) => call.end(),
 });
-server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error) => {
+server.bindAsync(`${process.env.HOST}:${port}`, grpc.ServerCredentials.createInsecure(), (error) => {
   if (error) throw error;
-  process.stdout.write(`LISTENING ${port}\n`);
 });
 process.on("SIGTERM", () => process.exit(0));

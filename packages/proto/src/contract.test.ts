@@ -9,7 +9,7 @@ import {
   WatchEventSchema,
 } from "./index.js";
 
-// The RPCs DESIGN.md names, each with `<Rpc>Request` / `<Rpc>Response` (streaming for Watch).
+// The RPCs docs/api.md documents, each with `<Rpc>Request` / `<Rpc>Response` (streaming for Watch).
 const contract = {
   [RegistryService.typeName]: {
     service: RegistryService,
@@ -23,7 +23,7 @@ const contract = {
 
 describe("the generated contract", () => {
   for (const [typeName, { service, rpcs }] of Object.entries(contract)) {
-    it(`${typeName} declares exactly the RPCs of DESIGN.md`, () => {
+    it(`${typeName} declares exactly the documented RPCs`, () => {
       expect(service.methods.map((method) => method.name)).toEqual(rpcs);
       for (const method of service.methods) {
         expect(method.input.name).toBe(`${method.name}Request`);

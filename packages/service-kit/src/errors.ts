@@ -1,5 +1,5 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { isStoreError, type StoreErrorKind } from "@im-core/stores";
+import { isStoreError, type StoreErrorKind } from "@im-core/common";
 
 const codeOfStoreError: Record<StoreErrorKind, Code> = {
   unavailable: Code.Unavailable,

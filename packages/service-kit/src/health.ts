@@ -1,3 +1,5 @@
+import { withDeadline } from "@im-core/common";
+
 /** A backend the service needs; `check` rejects when it is unreachable. */
 export interface ReadinessCheck {
   readonly name: string;
@@ -16,16 +18,12 @@ export async function checkReadiness(
 ): Promise<ReadinessReport> {
   const results = await Promise.all(
     checks.map(async ({ name, check }) => {
-      const signal = AbortSignal.timeout(timeoutMs);
+      const abort = new AbortController();
       try {
-        await Promise.race([
-          check(signal),
-          new Promise<never>((_, reject) =>
-            signal.addEventListener("abort", () => reject(new Error(`no answer within ${timeoutMs} ms`)), {
-              once: true,
-            }),
-          ),
-        ]);
+        await withDeadline(check(abort.signal), timeoutMs, () => {
+          abort.abort();
+          return new Error(`no answer within ${timeoutMs} ms`);
+        });
         return [name, "ok"] as const;
       } catch (error) {
         return [name, `unavailable: ${error instanceof Error ? error.message : String(error)}`] as const;

@@ -5,7 +5,7 @@ export { deadlineInterceptor } from "./limits/deadline-interceptor.js";
 export { streamLimitInterceptor } from "./limits/stream-limit-interceptor.js";
 export { createLogger, type Logger } from "./logger.js";
 export { ServiceMetrics } from "./observability/metrics.js";
-export { type RunningService, runService } from "./run.js";
+export { type RunningService, runService, serve } from "./run.js";
 export { type AccessPolicy, authInterceptor, bearerToken } from "./security/auth-interceptor.js";
 export { createCors } from "./security/cors.js";
 export { parseTokens, ROLES, type Role, TokenTable } from "./security/tokens.js";
@@ -15,5 +15,6 @@ export {
   type ServiceServer,
   type ServiceServerOptions,
 } from "./server/service-server.js";
+export { useNodeTextEncoding } from "./server/text-encoding.js";
 export { defaultLimits, loadServerSettings, type ServerSettings } from "./settings.js";
 export { ID_MAX_BYTES, invalidArgument, validateId } from "./validation.js";

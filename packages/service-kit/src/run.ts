@@ -1,7 +1,8 @@
 import closeWithGrace from "close-with-grace";
 import { ConfigError } from "./config.js";
 import { createLogger, type Logger } from "./logger.js";
-import { defaultLimits } from "./settings.js";
+import type { ServiceServer } from "./server/service-server.js";
+import { defaultLimits, type ServerSettings } from "./settings.js";
 
 export interface RunningService {
   /** URL the service listens on, for the start-up log line. */
@@ -43,4 +44,25 @@ export async function runService(name: string, start: (logger: Logger) => Promis
       logger.info("stopped");
     },
   );
+}
+
+/**
+ * Starts `server` on `host:port` and describes it for `runService`: where it listens, and a graceful
+ * close that stops the server (draining calls) before closing the backends it used.
+ */
+export async function serve(
+  server: ServiceServer,
+  at: { host: string; port: number },
+  settings: Pick<ServerSettings, "tls" | "shutdownGraceMs">,
+  closeBackends: () => unknown,
+): Promise<RunningService> {
+  const address = await server.listen(at.port, at.host);
+  return {
+    url: `${settings.tls ? "https" : "http"}://${address.address}:${address.port}`,
+    shutdownGraceMs: settings.shutdownGraceMs,
+    async close() {
+      await server.close();
+      await closeBackends();
+    },
+  };
 }

@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 
-/** Longest ID in UTF-8 bytes (DESIGN.md, "IDs"). */
+/** Longest ID in UTF-8 bytes (docs/api.md, "Request limits"). */
 export const ID_MAX_BYTES = 256;
 
 const CONTROL = /\p{Cc}/u;

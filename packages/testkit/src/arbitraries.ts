@@ -1,9 +1,9 @@
 import fc from "fast-check";
 
-/** Longest valid ID or gateway address, in UTF-8 bytes (DESIGN.md). */
+/** Longest valid ID or gateway address, in UTF-8 bytes (docs/api.md, "Request limits"). */
 export const ID_MAX_BYTES = 256;
 
-// Unicode general category Cc; the only characters DESIGN.md forbids in an ID.
+// Unicode general category Cc: the only characters the API forbids in an ID.
 const CONTROL = /\p{Cc}/u;
 // A lone surrogate has no UTF-8 encoding, so it cannot be a valid ID either.
 const LONE_SURROGATE = /\p{Cs}/u;

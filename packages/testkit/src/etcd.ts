@@ -1,13 +1,9 @@
 import { randomBytes } from "node:crypto";
+import { sleep } from "@im-core/common";
+import { resolveBinary } from "./binaries.js";
+import { ManagedServer } from "./managed-server.js";
 import { freePorts, HOST } from "./ports.js";
-import {
-  type LaunchContext,
-  ManagedServer,
-  resolveBinary,
-  type ServerOptions,
-  type ServerProcess,
-  sleep,
-} from "./process.js";
+import type { LaunchContext, ServerOptions, ServerProcess } from "./server-process.js";
 
 /** A private etcd 3.4 member. */
 export interface EtcdServer extends ServerProcess {

@@ -1,3 +1,5 @@
+import { sleep } from "@im-core/common";
+
 /**
  * Polls `check` until it passes (returns its value) or `timeoutMs` runs out (throws its last
  * failure). For conditions real servers reach asynchronously: an expiry, a watch event, a restart.
@@ -13,7 +15,7 @@ export async function eventually<T>(
       return await check();
     } catch (error) {
       if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+      await sleep(intervalMs);
     }
   }
 }

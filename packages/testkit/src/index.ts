@@ -1,10 +1,13 @@
 /**
  * Real, private backing servers for tests (and the local-dev script): etcd, Redis and MariaDB processes
  * on loopback, each with its own ports and data dir, with fault controls (stop, kill -9, restart, wipe,
- * pause/resume). Everything started is killed when the owning process exits, is interrupted, or is
- * SIGKILLed (a detached watchdog per server). See README.md in this package.
+ * pause/resume), and the one way to run a service as its own node process. Everything started is killed
+ * when the owning process exits, is interrupted, or is SIGKILLed (a detached watchdog per server).
+ * See README.md in this package.
  */
 export { gatewayArb, ID_MAX_BYTES, idArb, invalidIdArb, isValidId } from "./arbitraries.js";
+export { resolveBinary } from "./binaries.js";
+export { cleanEnv } from "./environment.js";
 export {
   type EtcdCluster,
   type EtcdClusterOptions,
@@ -17,7 +20,6 @@ export {
 export { eventually } from "./eventually.js";
 export { type MariaDbServer, startMariaDb } from "./mariadb.js";
 export { freePorts, HOST, isPortFree } from "./ports.js";
-export { resolveBinary, type ServerOptions, type ServerProcess } from "./process.js";
 export {
   type RedisCluster,
   type RedisOptions,
@@ -26,5 +28,6 @@ export {
   startRedisCluster,
 } from "./redis.js";
 export { redisCommand } from "./resp.js";
-export { appEntry, type ServiceOptions, type ServiceProcess, startService } from "./service.js";
+export type { ServerOptions, ServerProcess } from "./server-process.js";
+export { type ServiceOptions, type ServiceProcess, startService } from "./service.js";
 export { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";

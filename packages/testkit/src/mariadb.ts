@@ -4,15 +4,10 @@ import { cp, mkdtemp, rename, rm } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
+import { resolveBinary, run } from "./binaries.js";
+import { ManagedServer } from "./managed-server.js";
 import { HOST } from "./ports.js";
-import {
-  type LaunchContext,
-  ManagedServer,
-  resolveBinary,
-  run,
-  type ServerOptions,
-  type ServerProcess,
-} from "./process.js";
+import type { LaunchContext, ServerOptions, ServerProcess } from "./server-process.js";
 
 /** A private MariaDB 10.11 server; user `root` without password over TCP. */
 export interface MariaDbServer extends ServerProcess {
@@ -102,7 +97,9 @@ class MariaDbProcess extends ManagedServer implements MariaDbServer {
   readonly socketPath: string;
 
   constructor(opts: ServerOptions) {
-    super("mariadb", resolveBinary("mariadbd", "mariadb-server"), [opts.port], opts, 30_000);
+    super("mariadb", resolveBinary("mariadbd", "mariadb-server"), [opts.port], opts, {
+      readyTimeoutMs: 30_000,
+    });
     this.socketPath = join(this.home, "mariadbd.sock");
   }
 

@@ -3,8 +3,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
+import { run } from "./binaries.js";
 import { redisCommand, resolveBinary, startRedis, startRedisCluster } from "./index.js";
-import { run } from "./process.js";
 
 const runId = async (r: { command(...a: string[]): Promise<string | null> }) =>
   /run_id:(\w+)/.exec((await r.command("INFO", "server")) ?? "")?.[1];

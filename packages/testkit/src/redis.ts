@@ -1,14 +1,9 @@
+import { sleep } from "@im-core/common";
+import { resolveBinary, run } from "./binaries.js";
+import { ManagedServer } from "./managed-server.js";
 import { HOST } from "./ports.js";
-import {
-  type LaunchContext,
-  ManagedServer,
-  resolveBinary,
-  run,
-  type ServerOptions,
-  type ServerProcess,
-  sleep,
-} from "./process.js";
 import { redisCommand } from "./resp.js";
+import type { LaunchContext, ServerOptions, ServerProcess } from "./server-process.js";
 
 /** A private Redis 7 server. */
 export interface RedisServer extends ServerProcess {

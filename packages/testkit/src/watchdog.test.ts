@@ -1,20 +1,24 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import ts from "typescript";
 import { afterAll, describe, expect, test } from "vitest";
 import { eventually } from "./eventually.js";
 import { resolveBinary } from "./index.js";
-import { isAlive } from "./test-helpers.js";
+import { isAlive } from "./testing/processes.js";
 
 const dirs: string[] = [];
 afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
-/** The kit compiled to plain ESM, so a bare `node` child (no vitest, no tsx) can run it. */
+/**
+ * The kit compiled to plain ESM, so a bare `node` child (no vitest, no tsx) can run it. It lands inside
+ * this package's node_modules so that its imports of workspace packages (@im-core/common) resolve.
+ */
 async function compiledKit(): Promise<string> {
-  const out = await mkdtemp(join(tmpdir(), "testkit-compiled-"));
+  const cache = join(import.meta.dirname, "../node_modules/.cache");
+  await mkdir(cache, { recursive: true });
+  const out = await mkdtemp(join(cache, "testkit-compiled-"));
   dirs.push(out);
   const src = import.meta.dirname;
   for (const file of await readdir(src)) {

@@ -5,6 +5,8 @@ import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { RegistryService } from "@im-core/proto";
+import { registryEntry } from "@im-core/registry/entry";
+import { sequenceEntry } from "@im-core/sequence/entry";
 import {
   type EtcdServer,
   type MariaDbServer,
@@ -67,9 +69,12 @@ describe("admin tools in a real browser (Connect JSON over HTTP/1.1 with CORS)",
       CORS_ALLOWED_ORIGINS: page.url,
     };
     [registry, sequence] = await Promise.all([
-      startService({ app: "registry", env: { ...auth, ETCD_ENDPOINTS: etcd.endpoints.join(",") } }),
       startService({
-        app: "sequence",
+        entry: registryEntry,
+        env: { ...auth, ETCD_ENDPOINTS: etcd.endpoints.join(",") },
+      }),
+      startService({
+        entry: sequenceEntry,
         env: { ...auth, REDIS_URL: redis.url, MYSQL_URL: await mariadb.createDatabase() },
       }),
     ]);

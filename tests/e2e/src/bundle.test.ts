@@ -2,9 +2,10 @@ import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { join, relative } from "node:path";
+import { cleanEnv } from "@im-core/testkit";
 import { describe, expect, inject, test } from "vitest";
 import { type ConnectAnswer, connectJson } from "./support/outcome.js";
-import { cleanEnv, httpStatus, REPO } from "./support/process.js";
+import { httpStatus, REPO } from "./support/process.js";
 
 const apps = ["registry", "sequence"] as const;
 const bundleOf = (app: (typeof apps)[number]) =>
@@ -29,6 +30,9 @@ function answered<T>(procedure: string, answer: ConnectAnswer<T>): T {
   return answer.message;
 }
 
+/** The store subpath each service imports. */
+const storeOf = { registry: "etcd", sequence: "mysql" } as const;
+
 describe.each(apps)("the %s bundle", (app) => {
   test("holds only production dependencies, and every link stays inside it", () => {
     const bundle = bundleOf(app);
@@ -43,11 +47,18 @@ describe.each(apps)("the %s bundle", (app) => {
     for (const devOnly of ["vitest", "typescript", "tsx", "fast-check", "@im-core+testkit", "drizzle-kit"]) {
       expect(store.filter((name) => name.startsWith(`${devOnly}@`))).toEqual([]);
     }
-    for (const pkg of ["proto", "service-kit", "stores"]) {
+    // Each with the entry point the service imports from it.
+    const entries = {
+      common: "index",
+      proto: "index",
+      "service-kit": "index",
+      stores: `${storeOf[app]}/index`,
+    };
+    for (const [pkg, entry] of Object.entries(entries)) {
       const dir = realpathSync(join(bundle, "node_modules/@im-core", pkg));
       expect(inside(bundle, dir)).toBe(true);
       // Built output only: `files` in each workspace package keeps sources and test helpers out.
-      expect(existsSync(join(dir, "dist/index.js")), `${pkg} has no dist/index.js`).toBe(true);
+      expect(existsSync(join(dir, `dist/${entry}.js`)), `${pkg} has no dist/${entry}.js`).toBe(true);
       expect(existsSync(join(dir, "src")), `${pkg} ships its src`).toBe(false);
     }
     expect(existsSync(join(bundle, "dist/main.js"))).toBe(true);
@@ -116,7 +127,7 @@ test("the bundled sequence service hands out increasing numbers (Connect JSON ov
   const next = "im.sequence.v1.SequenceService/Next";
   type Range = { first: string; last: string };
   const first = answered(next, await connectJson<Range>(url, next, { conversation, count: 3 }));
-  // A new conversation starts at 1 (DESIGN.md); int64 travels as a JSON string.
+  // A new conversation starts at 1; int64 travels as a JSON string.
   expect(first).toEqual({ first: "1", last: "3" });
   const second = answered(next, await connectJson<Range>(url, next, { conversation }));
   expect(BigInt(second.first)).toBeGreaterThan(3n);

@@ -1,11 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { freePorts } from "@im-core/testkit";
 import { loadAll } from "js-yaml";
 import { describe, expect, inject, test } from "vitest";
 import { connectJson } from "./support/outcome.js";
-import { httpStatus, REPO, startService } from "./support/process.js";
+import { httpStatus, REPO, startBundle } from "./support/process.js";
 
 const K8S = join(REPO, "infra/k8s");
 
@@ -126,18 +125,16 @@ describe.each(apps)("the $app deployment", ({ app, port }) => {
     const tokensFile = join(inject("scratch"), `${app}-tokens`);
     const token = `router-${randomUUID()}`;
     writeFileSync(tokensFile, `# as in the im-core-auth Secret\n${token} router\n`, { mode: 0o600 });
-    const [freePort] = await freePorts(1);
-    // Only what points at this cluster changes: backends, the listening address, the mount path.
+    // Only what points at this cluster changes: backends, the mount path, and the listening address,
+    // which the kit sets (127.0.0.1, a free port).
     const env: Record<string, string> = {
       ...config.data,
-      HOST: "127.0.0.1",
-      PORT: String(freePort),
       AUTH_TOKENS_FILE: tokensFile,
       ...(app === "registry"
         ? { ETCD_ENDPOINTS: inject("etcdEndpoints") }
         : { REDIS_URL: inject("redisUrl"), MYSQL_URL: inject("mysqlUrl") }),
     };
-    const service = await startService(inject(app === "registry" ? "registryBundle" : "sequenceBundle"), env);
+    const service = await startBundle(inject(app === "registry" ? "registryBundle" : "sequenceBundle"), env);
     try {
       // The kubelet's probes carry no token.
       expect(await httpStatus(`${service.url}/healthz`)).toBe(200);
@@ -165,7 +162,10 @@ describe.each(apps)("the $app deployment", ({ app, port }) => {
         throw new Error(`${procedure} with the mounted token failed: ${answer.code}: ${answer.message}`);
       expect(answer.message[empty]).toBeUndefined();
     } finally {
-      expect(await service.stop(), service.logs()).toBe(0);
+      await service.stop();
+      const output = service.output();
+      await service.dispose();
+      expect(service.exitCode, output).toBe(0);
     }
   });
 });

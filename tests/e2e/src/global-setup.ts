@@ -1,9 +1,9 @@
 import { mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
-import { freePorts, startEtcd, startMariaDb, startRedis } from "@im-core/testkit";
+import { type ServiceProcess, startEtcd, startMariaDb, startRedis } from "@im-core/testkit";
 import type { TestProject } from "vitest/node";
-import { REPO, run, type ServiceProcess, startService } from "./support/process.js";
+import { REPO, run, startBundle } from "./support/process.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -56,22 +56,26 @@ export default async function setup(project: TestProject) {
       () => mariadb.dispose(),
     );
     const mysqlUrl = await mariadb.createDatabase("im_e2e");
-    const [registryPort, sequencePort] = await freePorts(2);
 
     const services: ServiceProcess[] = await Promise.all([
-      startService(bundles.registry!, {
-        PORT: String(registryPort),
+      startBundle(bundles.registry!, {
         AUTH_DISABLED: "true",
         ETCD_ENDPOINTS: etcd.endpoints.join(","),
       }),
-      startService(bundles.sequence!, {
-        PORT: String(sequencePort),
+      startBundle(bundles.sequence!, {
         AUTH_DISABLED: "true",
         REDIS_URL: redis.url,
         MYSQL_URL: mysqlUrl,
       }),
     ]);
-    cleanups.push(() => Promise.all(services.map((service) => service.stop())));
+    cleanups.push(() =>
+      Promise.all(
+        services.map(async (service) => {
+          await service.stop();
+          await service.dispose();
+        }),
+      ),
+    );
 
     project.provide("scratch", scratch);
     project.provide("registryBundle", bundles.registry!);

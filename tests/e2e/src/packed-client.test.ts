@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { cleanEnv } from "@im-core/testkit";
 import { expect, inject, test } from "vitest";
-import { cleanEnv, run } from "./support/process.js";
+import { run } from "./support/process.js";
 
 // What a gateway author writes after `npm i @im-core/proto @bufbuild/protobuf @connectrpc/connect @connectrpc/connect-node`.
 const clientScript = `

@@ -2,26 +2,26 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
 import type { RegisterRequest, UnregisterRequest } from "@im-core/proto";
 import { toLocations } from "./convert.js";
-import type { RegistryDeps } from "./deps.js";
+import type { RegistryDeps } from "./index.js";
 import { optionalLeaseId, validateId } from "./validate.js";
 
-export function deviceHandlers({ store, mirror }: RegistryDeps) {
+export function deviceHandlers({ store, registrar, mirror }: RegistryDeps) {
   return {
     async register(request: RegisterRequest, context: HandlerContext) {
       validateId("user_id", request.userId);
       validateId("device_id", request.deviceId);
       validateId("gateway_node", request.gatewayNode);
       const leaseId = optionalLeaseId(request.leaseId);
-      // The user's devices as the mirror knows them spare the txn its etcd read. Any live revision will
-      // do: the txn's compare catches a change since then, so a stale hint only costs a retry.
-      const hint = mirror.lookup([request.userId], 0);
-      const result = await store.register(
+      // The user's devices as the mirror knows them spare the first decision its etcd read. Any live
+      // revision will do: the write's condition catches a change since then, so a stale hint only costs
+      // another round.
+      const result = await registrar.register(
         {
           userId: request.userId,
           deviceId: request.deviceId,
           gatewayNode: request.gatewayNode,
           leaseId,
-          ...(hint ? { hint } : {}),
+          hint: mirror.lookup([request.userId], 0),
         },
         { signal: context.signal },
       );

@@ -1,15 +1,15 @@
 import type { HandlerContext } from "@connectrpc/connect";
 import type { GrantLeaseRequest, RenewRequest, RevokeLeaseRequest } from "@im-core/proto";
 import { validateId } from "@im-core/service-kit";
-import type { RegistryDeps } from "./deps.js";
+import type { RegistryDeps } from "./index.js";
 import { requireLeaseId, requireTtl } from "./validate.js";
 
-export function leaseHandlers({ store, mirror }: RegistryDeps) {
+export function leaseHandlers({ store, registrar, mirror }: RegistryDeps) {
   return {
     async grantLease(request: GrantLeaseRequest, context: HandlerContext) {
       validateId("gateway_node", request.gatewayNode);
       const ttl = requireTtl(request.ttlSeconds);
-      const lease = await store.grantLease(ttl, { signal: context.signal });
+      const lease = await registrar.grantLease(ttl, { signal: context.signal });
       return { leaseId: lease.leaseId, ttlSeconds: lease.ttlSeconds };
     },
 

@@ -6,9 +6,8 @@ import type {
   LookupRequest,
   LookupResponse,
 } from "@im-core/proto";
-import type { ViewSnapshot } from "@im-core/stores/etcd";
 import { toLocations } from "./convert.js";
-import type { RegistryDeps } from "./deps.js";
+import type { RegistryDeps } from "./index.js";
 import { requireUserIds, validateId } from "./validate.js";
 
 /** Longest a lookup waits for the mirror to apply this instance's own latest write. */
@@ -28,7 +27,7 @@ export function lookupHandlers({ store, mirror }: RegistryDeps) {
   }
 
   // Answers are complete messages, so Connect sends them as they are instead of copying them through
-  // `create`. Their devices are the mirror's ready-made messages (see registryMirror): shared, never
+  // `create`. Their devices are the mirror's ready-made messages (see backends.ts): shared, never
   // mutated.
   function lookupResponse(devices: readonly DeviceLocation[], revision: number): LookupResponse {
     return {
@@ -55,15 +54,15 @@ export function lookupHandlers({ store, mirror }: RegistryDeps) {
 
   async function lookupSlow(userId: string, signal: AbortSignal): Promise<LookupResponse> {
     const ownWrites = await mirror.catchUp(CATCH_UP_MS);
-    const devices = mirror.userViews(userId, ownWrites);
-    if (devices) return lookupResponse(devices, mirror.revision);
+    const answer = mirror.views([userId], ownWrites);
+    if (answer) return lookupResponse(answer.views, answer.revision);
     const stored = await store.lookup([userId], { signal });
     return lookupResponse(toLocations(stored.entries), stored.revision);
   }
 
   async function batchLookupSlow(userIds: readonly string[], signal: AbortSignal) {
     const ownWrites = await mirror.catchUp(CATCH_UP_MS);
-    const answer: ViewSnapshot<DeviceLocation> | undefined = mirror.views(userIds, ownWrites);
+    const answer = mirror.views(userIds, ownWrites);
     if (answer) return batchResponse(answer.views, answer.revision);
     const stored = await store.lookup(userIds, { signal });
     return batchResponse(toLocations(stored.entries), stored.revision);
@@ -72,8 +71,8 @@ export function lookupHandlers({ store, mirror }: RegistryDeps) {
   return {
     async lookup(request: LookupRequest, context: HandlerContext): Promise<LookupResponse> {
       validateId("user_id", request.userId);
-      const devices = mirror.userViews(request.userId);
-      if (devices) return lookupResponse(devices, mirror.revision);
+      const answer = mirror.views([request.userId]);
+      if (answer) return lookupResponse(answer.views, answer.revision);
       return lookupSlow(request.userId, context.signal);
     },
 

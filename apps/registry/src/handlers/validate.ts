@@ -1,5 +1,9 @@
 import { invalidArgument, validateId } from "@im-core/service-kit";
-import { MAX_TTL_SECONDS, MAX_USERS_PER_CALL } from "./deps.js";
+
+/** Most user IDs in one BatchLookup or Watch. */
+export const MAX_USERS_PER_CALL = 1_000;
+/** Longest lease a gateway may ask for: one day. */
+export const MAX_TTL_SECONDS = 86_400;
 
 export function requireLeaseId(leaseId: bigint, field = "lease_id"): bigint {
   if (leaseId <= 0n)

@@ -1,9 +1,10 @@
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { type WatchRequest, type WatchResponse, WatchResponseSchema } from "@im-core/proto";
-import { Subscription, type WatchHandle } from "@im-core/stores/etcd";
+import type { WatchHandle } from "@im-core/stores/etcd";
+import { Subscription } from "@im-core/stores/mirror";
 import { toWatchResponse } from "./convert.js";
-import { DEFAULT_LIMITS, type RegistryDeps } from "./deps.js";
+import type { RegistryDeps } from "./index.js";
 import { requireRevision, requireUserIds } from "./validate.js";
 
 interface Feed {
@@ -13,8 +14,6 @@ interface Feed {
 }
 
 export function watchHandlers(deps: RegistryDeps) {
-  const { maxWatchBacklog } = { ...DEFAULT_LIMITS, ...deps.limits };
-
   /**
    * The mirror's shared feed when it can serve the start point (live, and the start within its recent
    * history); otherwise a watch of this stream's own from etcd, which also reports a compacted start.
@@ -32,9 +31,9 @@ export function watchHandlers(deps: RegistryDeps) {
     const subscription = new Subscription({
       users,
       fromRevision: from,
-      maxBacklog: maxWatchBacklog,
+      maxBacklog: deps.watchBacklog,
       onClose: () => handle?.close(),
-      ...(deps.onWatchLag ? { onOverflow: deps.onWatchLag } : {}),
+      onOverflow: deps.onWatchLag,
     });
     handle = deps.store.watch(from, {
       batch: (b) => subscription.push(b),

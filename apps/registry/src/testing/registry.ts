@@ -1,18 +1,22 @@
 import { randomBytes } from "node:crypto";
-import { type Client, createClient } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { RegistryService } from "@im-core/proto";
-import { createLogger } from "@im-core/service-kit";
-import { EtcdRegistryStore, type EtcdRegistryStoreOptions } from "@im-core/stores/etcd";
-import { type EtcdServer, startEtcd } from "@im-core/testkit";
+// The built entry (dist), not ../entry.ts: the service runs as compiled, like in production.
+import { registryEntry } from "@im-core/registry/entry";
+import { createLogger, ServiceMetrics } from "@im-core/service-kit";
+import type { EtcdRegistryStore } from "@im-core/stores/etcd";
+import { type EtcdServer, type ServiceProcess, startEtcd, startService } from "@im-core/testkit";
 import { afterAll, beforeAll } from "vitest";
-import type { RegistryLimits } from "../handlers/index.js";
-import { type RegistryMirror, registryMirror } from "../mirror.js";
+import { openRegistryBackends, type RegistryMirror } from "../backends.js";
+import { loadRegistryConfig, type RegistryConfig } from "../config.js";
+import type { DeviceRegistrar } from "../devices/registrar.js";
 import { createRegistryServer } from "../server.js";
 
 export interface TestRegistry {
   readonly url: string;
   readonly store: EtcdRegistryStore;
+  readonly registrar: DeviceRegistrar;
   readonly mirror: RegistryMirror;
   /** Prometheus text of the instance's `GET /metrics`. */
   metrics(): Promise<string>;
@@ -23,54 +27,51 @@ export interface TestRegistry {
   close(): Promise<void>;
 }
 
-export interface TestRegistryOptions extends Partial<EtcdRegistryStoreOptions> {
+export interface TestRegistryOptions extends Partial<Omit<RegistryConfig, "etcdEndpoints">> {
   endpoints: readonly string[];
-  limits?: Partial<RegistryLimits>;
+  /** Without one, each instance gets a key root of its own, so tests can share one etcd. */
+  keyRoot?: string;
+  /** Longest one etcd call may take (the production default is 5 s). */
+  callTimeoutMs?: number;
 }
 
 /**
- * A registry instance on a free port with the real server stack (open access, default limits). Without
- * `keyRoot`, each instance gets a key root of its own so tests can share one etcd; instances given the
- * same root share state, like replicas of one deployment.
+ * A registry instance on a free port, wired as production wires it (openRegistryBackends, the server with
+ * its defaults), with open access. Instances given the same `keyRoot` share state, like replicas of one
+ * deployment.
  */
 export async function startTestRegistry(options: TestRegistryOptions): Promise<TestRegistry> {
-  const { limits, ...storeOptions } = options;
-  const store = new EtcdRegistryStore({
-    defaultTtlSeconds: 60,
-    maxDevices: 5,
-    devicePolicy: "reject",
-    callTimeoutMs: 3_000,
-    keyRoot: `/t/${randomBytes(6).toString("hex")}/`,
-    ...storeOptions,
+  const { endpoints, keyRoot, callTimeoutMs, ...overrides } = options;
+  const config: RegistryConfig = { ...loadRegistryConfig({}), etcdEndpoints: [...endpoints], ...overrides };
+  const metrics = new ServiceMetrics(RegistryService.typeName);
+  const backends = openRegistryBackends(config, createLogger("registry-test", "silent"), {
+    metrics,
+    store: {
+      keyRoot: keyRoot ?? `/t/${randomBytes(6).toString("hex")}/`,
+      ...(callTimeoutMs ? { callTimeoutMs } : {}),
+    },
   });
-  // Watch streams fed by the mirror are bounded by the mirror's backlog: the same limit for both paths.
-  const mirror = registryMirror(
-    store,
-    limits?.maxWatchBacklog ? { maxSubscriberBacklog: limits.maxWatchBacklog } : {},
-  );
-  await mirror.start(AbortSignal.timeout(10_000));
+  await backends.mirror.ready(AbortSignal.timeout(10_000));
   const server = createRegistryServer({
     logger: createLogger("registry-test", "silent"),
-    readiness: [],
-    store,
-    mirror,
+    backends,
+    metrics,
     // A stream blocked on a client that does not read would hold a close for the whole default grace.
     settings: { shutdownGraceMs: 1_000 },
-    ...(limits ? { limits } : {}),
   });
   const address = await server.listen(0, "127.0.0.1");
   const url = `http://127.0.0.1:${address.port}`;
   return {
     url,
-    store,
-    mirror,
+    store: backends.store,
+    registrar: backends.registrar,
+    mirror: backends.mirror,
     metrics: () => fetch(`${url}/metrics`).then((r) => r.text()),
     client: createClient(RegistryService, createGrpcTransport({ baseUrl: url })),
     jsonClient: createClient(RegistryService, createConnectTransport({ baseUrl: url, httpVersion: "1.1" })),
     async close() {
       await server.close();
-      mirror.close();
-      store.close();
+      backends.close();
     },
   };
 }
@@ -101,6 +102,58 @@ export function registriesOnOneEtcd() {
       const instance = await startTestRegistry({ endpoints: running().endpoints, ...options });
       started.push(instance);
       return instance;
+    },
+  };
+}
+
+/** The name of the code a call failed with, "OK" when it succeeded. */
+export async function codeOf(call: Promise<unknown>): Promise<string> {
+  try {
+    await call;
+    return "OK";
+  } catch (error) {
+    return Code[ConnectError.from(error).code];
+  }
+}
+
+/** "user/device@gateway" per device of a Lookup or BatchLookup answer. */
+export const devicesOf = (response: {
+  devices: { userId: string; deviceId: string; gatewayNode: string }[];
+}) => response.devices.map((d) => `${d.userId}/${d.deviceId}@${d.gatewayNode}`);
+
+/**
+ * The built registry as a process of its own (build it first) on an etcd of its own, for a test file that
+ * stops, restarts or kills it, or watches its memory. `env` adds to open access and a short drain.
+ */
+export function registryProcess(env: Record<string, string> = {}) {
+  let started: { etcd: EtcdServer; service: ServiceProcess } | undefined;
+  beforeAll(async () => {
+    const etcd = await startEtcd();
+    const service = await startService({
+      entry: registryEntry,
+      env: {
+        ETCD_ENDPOINTS: etcd.endpoints.join(","),
+        AUTH_DISABLED: "true",
+        SHUTDOWN_GRACE_MS: "500",
+        ...env,
+      },
+    });
+    started = { etcd, service };
+  });
+  afterAll(async () => {
+    await started?.service.dispose();
+    await started?.etcd.dispose();
+  });
+  const running = () => {
+    if (!started) throw new Error("the registry starts before the file's tests: use it inside a test");
+    return started;
+  };
+  return {
+    get etcd(): EtcdServer {
+      return running().etcd;
+    },
+    get service(): ServiceProcess {
+      return running().service;
     },
   };
 }

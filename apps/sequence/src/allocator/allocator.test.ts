@@ -1,30 +1,22 @@
-import { fc, test } from "@fast-check/vitest";
-import { type MariaDbServer, type RedisServer, startMariaDb, startRedis } from "@im-core/testkit";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { testDeployment } from "../testing/backends.js";
+import { test } from "@fast-check/vitest";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { privateBackends, testDeployment } from "../testing/backends.js";
 import { type Call, checkGuarantees } from "../testing/workload.js";
 import { MAX_SEQUENCE, type SequenceAllocator } from "./allocator.js";
 import { type ConversationRef, groupChat, privateChat } from "./conversation.js";
 
-let redis: RedisServer;
-let mariadb: MariaDbServer;
+const servers = privateBackends();
 let run = 0;
 
-beforeAll(async () => {
-  [redis, mariadb] = await Promise.all([startRedis(), startMariaDb()]);
-});
-afterAll(async () => {
-  await Promise.all([redis?.dispose(), mariadb?.dispose()]);
-});
-
 async function deployment() {
-  return testDeployment(await mariadb.createDatabase());
+  return testDeployment(await servers.mariadb.createDatabase());
 }
 
-describe("allocator (16.1, 16.2)", () => {
-  it("16.1: a new conversation starts at 1 and counts allocate consecutive numbers", async () => {
+describe("allocator", () => {
+  it("a new conversation starts at 1 and counts allocate consecutive numbers", async () => {
     const d = await deployment();
-    const { allocator } = d.instance({ url: redis.url });
+    const { allocator } = await d.instance({ url: servers.redis.url });
     const chat = groupChat("g-first");
     expect(await allocator.next(chat, 1)).toEqual({ first: 1, last: 1 });
     expect(await allocator.next(chat, 5)).toEqual({ first: 2, last: 6 });
@@ -33,20 +25,20 @@ describe("allocator (16.1, 16.2)", () => {
     await d.close();
   });
 
-  it("16.2: private chats share a counter in either order", async () => {
+  it("private chats share a counter in either order", async () => {
     const d = await deployment();
-    const { allocator } = d.instance({ url: redis.url });
+    const { allocator } = await d.instance({ url: servers.redis.url });
     expect(await allocator.next(privateChat("alice", "bob"), 1)).toEqual({ first: 1, last: 1 });
     expect(await allocator.next(privateChat("bob", "alice"), 1)).toEqual({ first: 2, last: 2 });
     await d.close();
   });
 
-  it("16.7: one MySQL write per SEQUENCE_STEP numbers across two instances; big counts reserve enough", async () => {
+  it("one MySQL write per SEQUENCE_STEP numbers across two instances; big counts reserve enough", async () => {
     const d = await deployment();
-    const instances = [
-      d.instance({ url: redis.url }, { step: 100 }),
-      d.instance({ url: redis.url }, { step: 100 }),
-    ];
+    const instances = await Promise.all([
+      await d.instance({ url: servers.redis.url }, { step: 100 }),
+      await d.instance({ url: servers.redis.url }, { step: 100 }),
+    ]);
     const chat = groupChat("g-writes");
     // 8 concurrent callers, 2,000 numbers in all, half through each instance.
     await Promise.all(
@@ -68,12 +60,12 @@ describe("allocator (16.1, 16.2)", () => {
   });
 
   it("numbers stop below 2^53 with an exhausted error, after using every number up to 2^53 - 1", async () => {
-    const url = await mariadb.createDatabase();
+    const url = await servers.mariadb.createDatabase();
     const d = await testDeployment(url);
-    const { allocator } = d.instance({ url: redis.url }, { step: 100 });
+    const { allocator } = await d.instance({ url: servers.redis.url }, { step: 100 });
     const chat = groupChat("g-limit");
     const database = new URL(url).pathname.slice(1);
-    await mariadb.query(
+    await servers.mariadb.query(
       `INSERT INTO sequence_ceilings (id, type, part_a, ceiling) VALUES ('${chat.id}', 'group', 'g-limit', ${MAX_SEQUENCE - 150})`,
       database,
     );
@@ -88,7 +80,7 @@ describe("allocator (16.1, 16.2)", () => {
 
 /** Script calls Redis ran since the last reset (EVALSHA, plus EVAL when the script was not cached). */
 async function scriptCalls(): Promise<number> {
-  const stats = (await redis.command("INFO", "commandstats")) ?? "";
+  const stats = (await servers.redis.command("INFO", "commandstats")) ?? "";
   let calls = 0;
   for (const match of stats.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)) calls += Number(match[1]);
   return calls;
@@ -114,7 +106,7 @@ async function callers(
   return calls;
 }
 
-describe("one hot conversation (16.1, 16.7)", () => {
+describe("one hot conversation", () => {
   test.prop(
     [
       fc.array(fc.array(fc.integer({ min: 1, max: 10_000 }), { minLength: 1, maxLength: 3 }), {
@@ -124,11 +116,14 @@ describe("one hot conversation (16.1, 16.7)", () => {
     ],
     { numRuns: 6, endOnFailure: true },
   )(
-    "16.1: up to 64 concurrent callers with counts up to 10,000 on one conversation, two instances, step 100: every call succeeds at once",
+    "up to 64 concurrent callers with counts up to 10,000 on one conversation, two instances, step 100: every call succeeds at once",
     async (counts) => {
       run += 1;
-      const d = await testDeployment(await mariadb.createDatabase());
-      const instances = [d.instance({ url: redis.url }), d.instance({ url: redis.url })];
+      const d = await testDeployment(await servers.mariadb.createDatabase());
+      const instances = await Promise.all([
+        d.instance({ url: servers.redis.url }),
+        d.instance({ url: servers.redis.url }),
+      ]);
       const chat = groupChat(`hot-${run}`);
       const calls = await callers((caller, i) => instances[(caller + i) % 2]!.allocator, chat, counts);
       expect(calls.length).toBe(counts.flat().length);
@@ -142,10 +137,10 @@ describe("one hot conversation (16.1, 16.7)", () => {
   );
 
   it("64 concurrent Next calls on one conversation share a few script calls, numbers split in arrival order", async () => {
-    const d = await testDeployment(await mariadb.createDatabase());
+    const d = await testDeployment(await servers.mariadb.createDatabase());
     let coalesced = 0;
-    const { allocator } = d.instance(
-      { url: redis.url },
+    const { allocator } = await d.instance(
+      { url: servers.redis.url },
       {
         step: 10_000,
         events: {
@@ -157,7 +152,7 @@ describe("one hot conversation (16.1, 16.7)", () => {
     );
     const chat = groupChat("coalesce");
     await allocator.next(chat, 1); // seeded: what follows is the steady state
-    await redis.command("CONFIG", "RESETSTAT");
+    await servers.redis.command("CONFIG", "RESETSTAT");
     const ranges = await Promise.all(Array.from({ length: 64 }, () => allocator.next(chat, 1)));
     const scripts = await scriptCalls();
     // The first call goes alone; everyone arriving while it runs rides on the next one.
@@ -169,8 +164,11 @@ describe("one hot conversation (16.1, 16.7)", () => {
   });
 
   it("BatchNext naming one conversation several times, amid concurrent Next calls: ranges in request order", async () => {
-    const d = await testDeployment(await mariadb.createDatabase());
-    const [a, b] = [d.instance({ url: redis.url }), d.instance({ url: redis.url })];
+    const d = await testDeployment(await servers.mariadb.createDatabase());
+    const [a, b] = await Promise.all([
+      d.instance({ url: servers.redis.url }),
+      d.instance({ url: servers.redis.url }),
+    ]);
     const hot = groupChat("batch-hot");
     const other = groupChat("batch-other");
     const items = [

@@ -1,5 +1,5 @@
 import { setMaxListeners } from "node:events";
-import { StoreError } from "@im-core/stores";
+import { StoreError } from "@im-core/common";
 import { EpochFencedError, type MySqlSequenceBackup } from "@im-core/stores/mysql";
 import type { RedisSequenceStore } from "@im-core/stores/redis";
 import { type Batch, Coalescer } from "./coalescer.js";
@@ -53,7 +53,7 @@ const MAX_ATTEMPTS = 6;
 
 /**
  * Hands out per-conversation sequence numbers from Redis, never above a ceiling committed to MySQL
- * first. See DESIGN.md ("Sequence service") for the guarantees and apps/sequence/README.md for why they hold.
+ * first. docs/architecture.md ("Sequence service") states the guarantees and argues why they hold.
  */
 export class SequenceAllocator {
   readonly #redis: RedisSequenceStore;

@@ -1,4 +1,5 @@
-import { fc, test } from "@fast-check/vitest";
+import { test } from "@fast-check/vitest";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { SequenceRange } from "./allocator.js";
 import { type Batch, Coalescer } from "./coalescer.js";

@@ -8,7 +8,7 @@ export interface ConversationRef extends BackupConversation {
 }
 
 /**
- * A one-to-one chat. Either order gives the same conversation (the seed sorts the pair).
+ * A one-to-one chat. Either order gives the same conversation (the pair is sorted).
  * IDs must already be valid: non-empty, well-formed UTF-16 (a lone surrogate has no encoding).
  */
 export function privateChat(userA: string, userB: string): ConversationRef {

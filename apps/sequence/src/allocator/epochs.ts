@@ -1,4 +1,4 @@
-import { StoreError } from "@im-core/stores";
+import { StoreError } from "@im-core/common";
 import type { MySqlSequenceBackup } from "@im-core/stores/mysql";
 import type { RedisSequenceStore, Ticket } from "@im-core/stores/redis";
 

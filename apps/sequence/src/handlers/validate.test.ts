@@ -1,6 +1,7 @@
-import { fc, test } from "@fast-check/vitest";
+import { test } from "@fast-check/vitest";
 import type { Conversation } from "@im-core/proto";
 import { idArb, invalidIdArb } from "@im-core/testkit";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import { conversationOf, countOf } from "./validate.js";

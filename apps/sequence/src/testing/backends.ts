@@ -1,16 +1,10 @@
-import {
-  createMySqlPool,
-  MySqlSequenceBackup,
-  migrateDatabase,
-  type Reservation,
-} from "@im-core/stores/mysql";
-import {
-  type ClusterNode,
-  createRedisClient,
-  createRedisClusterClient,
-  RedisSequenceStore,
-} from "@im-core/stores/redis";
-import { type AllocatorOptions, SequenceAllocator } from "../allocator/allocator.js";
+import { createLogger } from "@im-core/service-kit";
+import type { Reservation } from "@im-core/stores/mysql";
+import type { RedisTarget } from "@im-core/stores/redis";
+import { type MariaDbServer, type RedisServer, startMariaDb, startRedis } from "@im-core/testkit";
+import { afterAll, beforeAll } from "vitest";
+import type { AllocatorOptions } from "../allocator/allocator.js";
+import { openSequenceBackends, type SequenceBackends } from "../backends.js";
 
 /** Every committed reservation, in commit order, as the tests' ground truth for "reserved". */
 export interface ReservationLog {
@@ -19,50 +13,31 @@ export interface ReservationLog {
   ceilingAt(id: string, at: number): number;
 }
 
-export interface TestInstance {
-  readonly allocator: SequenceAllocator;
-  readonly backup: MySqlSequenceBackup;
-  readonly redis: RedisSequenceStore;
-  close(): Promise<void>;
-}
-
-export type RedisTarget = { url: string } | { cluster: ClusterNode[] };
-
 /**
- * A fresh database (migrated) plus a factory of allocator instances sharing it, each with its own
- * Redis connection and pool, as separate service processes would have.
+ * A fresh database plus a factory of instances sharing it, each with its own Redis connection and pool
+ * as separate service processes would have, opened by the production wiring (openSequenceBackends) with
+ * tighter timeouts and every reservation logged.
  */
 export async function testDeployment(mysqlUrl: string, log = newReservationLog()) {
-  const migrationPool = createMySqlPool(mysqlUrl);
-  await migrateDatabase(migrationPool);
-  await migrationPool.end();
-  const instances: TestInstance[] = [];
+  const logger = createLogger("sequence-test", "silent");
+  const instances: SequenceBackends[] = [];
 
-  function instance(target: RedisTarget, opts: Partial<AllocatorOptions> = {}): TestInstance {
-    const pool = createMySqlPool(mysqlUrl);
-    const backup = new MySqlSequenceBackup(pool, {
-      timeoutMs: 2_000,
-      onReserve: (conversation, reservation) =>
-        log.entries.push({ id: conversation.id, at: performance.now(), reservation }),
-    });
-    const client =
-      "url" in target
-        ? createRedisClient(target.url, { commandTimeoutMs: 1_000 })
-        : createRedisClusterClient(target.cluster, { commandTimeoutMs: 1_000 });
-    const redis = new RedisSequenceStore(client);
-    const allocator = new SequenceAllocator(redis, backup, { step: 100, ...opts });
-    const created: TestInstance = {
-      allocator,
-      backup,
-      redis,
-      async close() {
-        await allocator.settle();
-        await redis.close();
-        await pool.end();
+  async function instance(
+    redis: RedisTarget,
+    opts: { step?: number } & Pick<AllocatorOptions, "prefetchAfter" | "events"> = {},
+  ): Promise<SequenceBackends> {
+    const { step = 100, ...allocator } = opts;
+    const backends = await openSequenceBackends({ redis, mysqlUrl, step }, logger, {
+      redis: { commandTimeoutMs: 1_000 },
+      backup: {
+        timeoutMs: 2_000,
+        onReserve: (conversation, reservation) =>
+          log.entries.push({ id: conversation.id, at: performance.now(), reservation }),
       },
-    };
-    instances.push(created);
-    return created;
+      allocator,
+    });
+    instances.push(backends);
+    return backends;
   }
 
   return {
@@ -83,6 +58,33 @@ export function newReservationLog(): ReservationLog {
       for (const e of entries)
         if (e.id === id && e.at <= at) ceiling = Math.max(ceiling, e.reservation.ceiling);
       return ceiling;
+    },
+  };
+}
+
+/**
+ * A private Redis and MariaDB for one test file, started before its tests and disposed after: the file
+ * may stop, kill or pause them.
+ */
+export function privateBackends() {
+  let servers: { redis: RedisServer; mariadb: MariaDbServer } | undefined;
+  beforeAll(async () => {
+    const [redis, mariadb] = await Promise.all([startRedis(), startMariaDb()]);
+    servers = { redis, mariadb };
+  });
+  afterAll(async () => {
+    await Promise.all([servers?.redis.dispose(), servers?.mariadb.dispose()]);
+  });
+  const started = () => {
+    if (!servers) throw new Error("the backends start before the file's tests: use them inside a test");
+    return servers;
+  };
+  return {
+    get redis(): RedisServer {
+      return started().redis;
+    },
+    get mariadb(): MariaDbServer {
+      return started().mariadb;
     },
   };
 }

@@ -1,6 +1,6 @@
-import { isStoreError } from "@im-core/stores";
+import { isStoreError } from "@im-core/common";
 import type { SequenceAllocator, SequenceRange } from "../allocator/allocator.js";
-import type { ConversationRef } from "../allocator/conversation.js";
+import { type ConversationRef, groupChat, privateChat } from "../allocator/conversation.js";
 
 export interface Call extends SequenceRange {
   readonly conversation: ConversationRef;
@@ -94,4 +94,11 @@ export function checkGuarantees(calls: readonly Call[]): void {
       }
     }
   }
+}
+
+/** `n` conversations never used before, half groups and half private chats. */
+export function newConversations(prefix: string, n: number): ConversationRef[] {
+  return Array.from({ length: n }, (_, i) =>
+    i % 2 === 0 ? groupChat(`${prefix}-${i}`) : privateChat(`${prefix}-a${i}`, `${prefix}-b${i}`),
+  );
 }

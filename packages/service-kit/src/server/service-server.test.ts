@@ -7,8 +7,8 @@ import {
   createGrpcTransport,
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
+import { StoreError } from "@im-core/common";
 import { DeviceLocationSchema, RegistryService } from "@im-core/proto";
-import { StoreError } from "@im-core/stores";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../logger.js";
 import { createServiceServer, type ServiceServer } from "./service-server.js";

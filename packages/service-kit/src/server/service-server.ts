@@ -18,7 +18,6 @@ import { type AccessPolicy, authInterceptor } from "../security/auth-interceptor
 import { createCors } from "../security/cors.js";
 import { defaultLimits, type ServerSettings } from "../settings.js";
 import { OnePortServer } from "./one-port.js";
-import { useNodeTextEncoding } from "./text-encoding.js";
 
 export interface ServiceServerOptions {
   /** The service this server exposes (for the gRPC health service and metrics). */
@@ -62,7 +61,6 @@ function send(response: Response, status: number, contentType: string, body: str
  * stream limit.
  */
 export function createServiceServer(options: ServiceServerOptions): ServiceServer {
-  useNodeTextEncoding();
   const settings = {
     ...defaultLimits,
     tokens: undefined,

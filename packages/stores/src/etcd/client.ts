@@ -1,4 +1,4 @@
-import type { CallOptions as GrpcCallOptions } from "@grpc/grpc-js";
+import { backoff, StoreError, sleep, withDeadline } from "@im-core/common";
 import {
   ConsecutiveBreaker,
   circuitBreaker,
@@ -7,8 +7,10 @@ import {
   isBrokenCircuitError,
   noop,
 } from "cockatiel";
-import { Etcd3, EtcdLeaseInvalidError, isRecoverableError } from "etcd3";
-import { StoreError } from "../errors.js";
+import { Etcd3, EtcdLeaseInvalidError, isRecoverableError, type KVClient } from "etcd3";
+
+/** gRPC call options of an etcd request (its per-attempt deadline), as etcd3 types them. */
+export type GrpcCallOptions = NonNullable<Parameters<KVClient["range"]>[1]>;
 
 /**
  * The etcd3 client, configured for a service that must answer within each call's deadline: every
@@ -76,39 +78,6 @@ function remaining(deadline: Deadline): number {
   return deadline.signal?.aborted ? 0 : deadline.at - Date.now();
 }
 
-/** Resolves with `work`, or rejects with `unavailable` when the deadline passes first. */
-function race<T>(work: Promise<T>, deadline: Deadline, what: string): Promise<T> {
-  const ms = remaining(deadline);
-  const expired = () => new StoreError("unavailable", `${what}: etcd did not answer in time`);
-  if (ms <= 0) return Promise.reject(expired());
-  return new Promise<T>((resolve, reject) => {
-    const done = () => {
-      clearTimeout(timer);
-      deadline.signal?.removeEventListener("abort", onAbort);
-    };
-    const onAbort = () => {
-      done();
-      reject(expired());
-    };
-    const timer = setTimeout(onAbort, ms);
-    deadline.signal?.addEventListener("abort", onAbort, { once: true });
-    work.then(
-      (value) => {
-        done();
-        resolve(value);
-      },
-      (error: unknown) => {
-        done();
-        reject(error);
-      },
-    );
-  });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /**
  * Runs `attempt` until it succeeds, fails for a non-transient reason, or the deadline passes. Every
  * attempt carries a gRPC deadline too, so an attempt stuck on a dead member is abandoned by gRPC itself.
@@ -119,21 +88,21 @@ export async function withRetry<T>(
   deadline: Deadline,
   attempt: (options: GrpcCallOptions) => Promise<T>,
 ): Promise<T> {
+  const expired = (cause?: unknown) =>
+    new StoreError("unavailable", `${what}: etcd did not answer in time`, { cause });
   let lastError: unknown;
   for (let n = 0; ; n++) {
     const left = remaining(deadline);
-    if (left <= 0) {
-      throw new StoreError("unavailable", `${what}: etcd did not answer in time`, { cause: lastError });
-    }
+    if (left <= 0) throw expired(lastError);
     // Bound one attempt so a member that hangs leaves time to try another.
     const slice = Math.max(Math.min(left, 1_500), Math.min(left, 200));
     try {
-      return await race(attempt({ deadline: Date.now() + slice }), deadline, what);
+      return await withDeadline(attempt({ deadline: Date.now() + slice }), left, expired, deadline.signal);
     } catch (error) {
       const mapped = toStoreError(error, what);
       if (!(mapped instanceof StoreError) || mapped.kind !== "unavailable") throw mapped;
       lastError = error;
     }
-    await sleep(Math.min(25 * 2 ** n, 250) * (0.5 + Math.random()));
+    await sleep(backoff(n, 25, 250));
   }
 }

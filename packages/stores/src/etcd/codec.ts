@@ -1,6 +1,6 @@
 /**
  * The value stored under a device key. JSON, so no character inside a gateway address can break parsing
- * (the seed split `gateway|time` and never matched). The lease lives in etcd's own `lease` field of the
+ * (a `gateway|time` string would break on an address holding `|`). The lease lives in etcd's own `lease` field of the
  * key, which etcd keeps true; copying it into the value could only let the two disagree.
  */
 export interface StoredValue {

@@ -1,7 +1,9 @@
 import type { IKeyValue } from "etcd3";
+import type { DeviceEntry } from "../devices.js";
 import { decodeValue } from "./codec.js";
 import type { KeyLayout } from "./keys.js";
-import type { DeviceEntry } from "./types.js";
+
+export const utf8 = (s: string) => Buffer.from(s, "utf8");
 
 /**
  * The entry an etcd key-value holds, or undefined for one that is not ours or unreadable (skipped

@@ -1,17 +1,5 @@
+export type * from "../devices.js";
 export { decodeValue, encodeValue, type StoredValue } from "./codec.js";
+export type { DeviceWrite, UnregisterInput, WriteOutcome } from "./devices.js";
 export { DEFAULT_ROOT, decodeSegment, encodeSegment, KeyLayout } from "./keys.js";
-export {
-  DeviceMirror,
-  type MirrorOptions,
-  type MirrorStats,
-  Subscription,
-  type ViewSnapshot,
-} from "./mirror/index.js";
-export {
-  EtcdRegistryStore,
-  type EtcdRegistryStoreOptions,
-  type RegisterInput,
-  type RegisterResult,
-  type UnregisterInput,
-} from "./store.js";
-export type * from "./types.js";
+export { EtcdRegistryStore, type EtcdRegistryStoreOptions } from "./registry-store.js";

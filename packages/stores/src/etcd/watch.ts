@@ -1,9 +1,9 @@
+import { StoreError } from "@im-core/common";
 import type { Etcd3, IEvent, IWatchResponse } from "etcd3";
-import { StoreError } from "../errors.js";
+import type { ChangeEvent, DeviceEntry, WatchHandle, WatchSink } from "../devices.js";
 import { toStoreError } from "./client.js";
 import { entryFromKv } from "./entries.js";
 import type { KeyLayout } from "./keys.js";
-import type { ChangeEvent, DeviceEntry, WatchHandle, WatchSink } from "./types.js";
 
 function eventFrom(layout: KeyLayout, event: IEvent): ChangeEvent | undefined {
   const revision = Number(event.kv.mod_revision);

@@ -8,6 +8,7 @@ export {
 export { sequenceCeilings, sequenceEpoch } from "./schema.js";
 export {
   type BackupConversation,
+  type CeilingRow,
   type ConversationType,
   EpochFencedError,
   type LockOptions,
@@ -16,6 +17,5 @@ export {
   type Reservation,
   type Reserve,
   type SequenceBackupOptions,
-  type Snapshot,
 } from "./sequence-backup.js";
 export { Slots } from "./slots.js";

@@ -1,5 +1,5 @@
+import { StoreError, withDeadline } from "@im-core/common";
 import { createPool, type Pool } from "mysql2/promise";
-import { StoreError } from "../errors.js";
 
 /** Connections a pool opens at most, unless told otherwise. */
 export const DEFAULT_CONNECTION_LIMIT = 10;
@@ -33,17 +33,11 @@ export function connectionLimitOf(pool: Pool): number {
 
 /** Runs `work`, turning any driver failure or overrun of `timeoutMs` into an `unavailable` StoreError. */
 export async function mysqlCall<T>(what: string, timeoutMs: number, work: () => Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const overrun = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-  });
   try {
-    return await Promise.race([work(), overrun]);
+    return await withDeadline(work(), timeoutMs, () => new Error(`no answer within ${timeoutMs} ms`));
   } catch (error) {
     if (error instanceof StoreError) throw error;
     const detail = error instanceof Error ? error.message : String(error);
     throw new StoreError("unavailable", `MySQL unavailable (${what}): ${detail}`, { cause: error });
-  } finally {
-    clearTimeout(timer);
   }
 }

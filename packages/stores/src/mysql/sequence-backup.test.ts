@@ -27,8 +27,8 @@ const conv = (n: number): BackupConversation => ({
   partB: null,
 });
 
-describe("MySQL sequence backup (16.7)", () => {
-  it("16.7: a new Redis identity bumps the epoch exactly once, however many instances notice", async () => {
+describe("MySQL sequence backup", () => {
+  it("a new Redis identity bumps the epoch exactly once, however many instances notice", async () => {
     const { pool, backup: b } = await backup();
     expect(await b.epochFor("run-a")).toBe(1);
     const others = Array.from({ length: 5 }, () => new MySqlSequenceBackup(pool));
@@ -37,7 +37,7 @@ describe("MySQL sequence backup (16.7)", () => {
     await pool.end();
   });
 
-  it("16.7: ceilings never move backwards and reservations of an old epoch are fenced", async () => {
+  it("ceilings never move backwards and reservations of an old epoch are fenced", async () => {
     const { pool, backup: b } = await backup();
     const epoch = await b.epochFor("run-a");
     const c = conv(1);
@@ -58,7 +58,7 @@ describe("MySQL sequence backup (16.7)", () => {
     await pool.end();
   });
 
-  it("16.7: reservations of one conversation are serialised across instances, lock held through apply", async () => {
+  it("reservations of one conversation are serialised across instances, lock held through apply", async () => {
     const { pool, backup: b } = await backup();
     const epoch = await b.epochFor("run-a");
     const c = conv(2);

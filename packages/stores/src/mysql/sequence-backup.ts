@@ -1,7 +1,7 @@
+import { StoreError } from "@im-core/common";
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import { drizzle, type MySql2Database } from "drizzle-orm/mysql2";
 import type { Pool, PoolConnection } from "mysql2/promise";
-import { StoreError } from "../errors.js";
 import { connectionLimitOf, mysqlCall } from "./pool.js";
 import { now3, sequenceCeilings, sequenceEpoch } from "./schema.js";
 import { Slots } from "./slots.js";
@@ -17,7 +17,8 @@ export interface BackupConversation {
   readonly partB: string | null;
 }
 
-export interface Snapshot extends BackupConversation {
+/** A conversation's backup row, as ListSnapshots shows it. */
+export interface CeilingRow extends BackupConversation {
   readonly ceiling: number;
   readonly updatedAt: Date;
 }
@@ -141,7 +142,7 @@ export class MySqlSequenceBackup {
   }
 
   /** Rows in id order after `afterId`: keyset pagination, stable while rows are added. */
-  async page(opts: { type?: ConversationType; afterId?: string; limit: number }): Promise<Snapshot[]> {
+  async page(opts: { type?: ConversationType; afterId?: string; limit: number }): Promise<CeilingRow[]> {
     const t = sequenceCeilings;
     return mysqlCall("list", this.#timeoutMs, () =>
       this.#db

@@ -1,4 +1,4 @@
-import { StoreError } from "../errors.js";
+import { StoreError } from "@im-core/common";
 
 interface Waiter {
   grant(): void;

@@ -1,3 +1,4 @@
+import { backoff } from "@im-core/common";
 import { Cluster, type ClusterNode, Redis, type RedisOptions } from "ioredis";
 
 /**
@@ -18,7 +19,7 @@ function safeOptions(opts: RedisConnectOptions): RedisOptions {
     enableAutoPipelining: true,
     connectTimeout: opts.connectTimeoutMs ?? 2_000,
     commandTimeout: opts.commandTimeoutMs ?? 2_000,
-    retryStrategy: (attempt) => Math.min(25 * 2 ** attempt, 1_000),
+    retryStrategy: (attempt) => backoff(attempt, 25, 1_000),
   };
 }
 
@@ -67,4 +68,14 @@ export function createRedisClusterClientFromUrls(seeds: readonly string[], opts:
     ...(first.password ? { password: decodeURIComponent(first.password) } : {}),
     ...(first.protocol === "rediss:" ? { tls: {} } : {}),
   });
+}
+
+/** Where the counters live: one Redis server (`url`) or a Redis Cluster (`cluster`: seed URLs). */
+export type RedisTarget = { readonly url: string } | { readonly cluster: readonly string[] };
+
+/** A client for `target` with the options above. */
+export function connectRedis(target: RedisTarget, opts: RedisConnectOptions = {}): Redis | Cluster {
+  return "url" in target
+    ? createRedisClient(target.url, opts)
+    : createRedisClusterClientFromUrls(target.cluster, opts);
 }

@@ -1,9 +1,11 @@
 export type { ClusterNode } from "ioredis";
 export {
+  connectRedis,
   createRedisClient,
   createRedisClusterClient,
   createRedisClusterClientFromUrls,
   type RedisConnectOptions,
+  type RedisTarget,
 } from "./connect.js";
 export {
   type ApplyReply,

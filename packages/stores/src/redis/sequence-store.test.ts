@@ -17,13 +17,13 @@ afterAll(async () => {
   await server?.dispose();
 });
 
-describe("sequence.lua (16.1, 16.6)", () => {
-  it("16.6: never creates a counter by itself: a missing key asks to be seeded", async () => {
+describe("sequence.lua", () => {
+  it("never creates a counter by itself: a missing key asks to be seeded", async () => {
     expect(await store.next(await ticket(1), "seq:{t1}", 1, 10)).toEqual({ status: "seed" });
     expect(await server.command("EXISTS", "seq:{t1}")).toBe("0");
   });
 
-  it("16.1: hands out consecutive numbers up to the reserved ceiling, then asks for more", async () => {
+  it("hands out consecutive numbers up to the reserved ceiling, then asks for more", async () => {
     const t = await ticket(1);
     expect(await store.seed(t, "seq:{t2}", 0, 10)).toEqual({ status: "ok" });
     expect(await store.next(t, "seq:{t2}", 4, 3)).toEqual({
@@ -44,7 +44,7 @@ describe("sequence.lua (16.1, 16.6)", () => {
     expect(await store.peek(t, "seq:{t2}")).toEqual({ cur: 8, max: 20, epoch: 1 });
   });
 
-  it("16.6: a key of an older epoch counts as missing; a newer one says the caller is behind", async () => {
+  it("a key of an older epoch counts as missing; a newer one says the caller is behind", async () => {
     const old = await ticket(1);
     await store.seed(old, "seq:{t3}", 100, 200);
     expect(await store.seed(old, "seq:{t3}", 0, 5)).toEqual({ status: "noop" });
@@ -56,7 +56,7 @@ describe("sequence.lua (16.1, 16.6)", () => {
     expect(await store.next(next, "seq:{t3}", 1, 0)).toMatchObject({ first: 301 });
   });
 
-  it("16.6: grant applies a reservation and allocates in one step: extends a live key, seeds a missing or stale one", async () => {
+  it("grant applies a reservation and allocates in one step: extends a live key, seeds a missing or stale one", async () => {
     const t = await ticket(1);
     // Missing: seeded at the old ceiling, then the caller's numbers at once.
     expect(await store.grant(t, "seq:{t5}", 40, 140, 100)).toEqual({

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
+import { StoreError, withDeadline } from "@im-core/common";
 import { Cluster, type Redis } from "ioredis";
-import { StoreError } from "../errors.js";
 
 const script = readFileSync(new URL("./sequence.lua", import.meta.url), "utf8");
 
@@ -99,18 +99,11 @@ export class RedisSequenceStore {
         resolve();
       }),
     );
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new StoreError("unavailable", `Redis not ready after ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-    });
-    try {
-      await Promise.race([this.#ready, timedOut]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await withDeadline(
+      this.#ready,
+      timeoutMs,
+      () => new StoreError("unavailable", `Redis not ready after ${timeoutMs} ms`),
+    );
   }
 
   /** One round trip to the server: a hung server fails this even while its connection looks fine. */

@@ -6,8 +6,7 @@
 //
 // State lives only in etcd, one entry per (user, device), each attached to an etcd lease. An entry
 // disappears when its lease expires (not renewed within its TTL), when it is unregistered, when its
-// lease is revoked, or when it is evicted by the device policy. Requirements 7.1, 7.2, 7.6, 7.9,
-// 15.1, 15.2 and 17.3 of the seed.
+// lease is revoked, or when it is evicted by the device policy.
 //
 // Identifiers (`user_id`, `device_id`) are non-empty UTF-8 strings of at most 256 bytes without
 // control characters; `gateway_node` is a non-empty address string of at most 256 bytes. Any other

@@ -6,8 +6,8 @@
 // backwards, across all service instances and whatever data Redis loses (restart without
 // persistence, FLUSHALL, evicted keys, failover to a lagging replica). Gaps are allowed.
 // Numbers are generated in Redis and backed by ceilings reserved in MySQL before any number below
-// them is handed out: one MySQL write per SEQUENCE_STEP numbers per conversation. Requirements
-// 16.1, 16.2, 16.6 and 16.7 of the seed. Numbers stay below 2^53.
+// them is handed out: one MySQL write per SEQUENCE_STEP numbers per conversation. Numbers stay
+// below 2^53.
 //
 // Errors common to every RPC: INVALID_ARGUMENT (bad input, the message names the field),
 // UNAVAILABLE (Redis unreachable, or MySQL unreachable when a new block must be reserved; nothing
@@ -380,6 +380,8 @@ export const SequenceService: GenService<{
   },
   /**
    * The highest number handed out so far for the conversation (0 if none), without allocating.
+   * After Redis lost the counter, the ceiling reserved in MySQL instead: no number above it has been
+   * handed out, and the next one will be above it.
    *
    * @generated from rpc im.sequence.v1.SequenceService.Current
    */

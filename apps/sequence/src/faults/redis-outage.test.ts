@@ -1,0 +1,49 @@
+import { Code } from "@connectrpc/connect";
+import { describe, expect, it } from "vitest";
+import { codeOf, scrape, useTestSequence } from "../testing/sequence.js";
+
+const backend = useTestSequence();
+const url = () => backend.sequence.url;
+
+const client = () => backend.sequence.client;
+const group = (value: string) => ({ kind: { case: "groupId" as const, value } });
+
+describe("Redis outage", () => {
+  it("Redis down: UNAVAILABLE fast, and recovery by itself", async () => {
+    const c = client();
+    const before = await c.next({ conversation: group("rpc-down") });
+    await backend.redis.stop();
+    try {
+      const started = performance.now();
+      const [code] = await codeOf(c.next({ conversation: group("rpc-down") }));
+      expect(code).toBe(Code.Unavailable);
+      expect(performance.now() - started).toBeLessThan(1_500);
+    } finally {
+      await backend.redis.restart();
+    }
+    await expect
+      .poll(
+        () =>
+          c.next({ conversation: group("rpc-down") }).then(
+            (r) => r.first > before.last,
+            () => false,
+          ),
+        { timeout: 5_000 },
+      )
+      .toBe(true);
+  });
+  it("/readyz names Redis while it hangs (paused) and turns ready again when it answers", async () => {
+    const readiness = () => scrape(`${url()}/readyz`).then((body) => JSON.parse(body) as { ready: boolean });
+    expect(await readiness()).toEqual({ ready: true, checks: { redis: "ok", mysql: "ok" } });
+    backend.redis.pause();
+    try {
+      expect(await readiness()).toEqual({
+        ready: false,
+        checks: { redis: "unavailable: no answer within 1000 ms", mysql: "ok" },
+      });
+    } finally {
+      backend.redis.resume();
+    }
+    await expect.poll(readiness, { timeout: 5_000 }).toMatchObject({ ready: true });
+  });
+});

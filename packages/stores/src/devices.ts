@@ -1,0 +1,61 @@
+/**
+ * The registry's data as the etcd store, the device mirror and their callers share it: plain data,
+ * no etcd or protobuf types.
+ */
+
+/** One device of one user: where it is connected, since when, and on which lease. */
+export interface DeviceEntry {
+  userId: string;
+  deviceId: string;
+  gatewayNode: string;
+  /** Milliseconds since the Unix epoch, taken by the instance that registered the device. */
+  connectedAtMs: number;
+  /** The etcd lease the entry is attached to. */
+  leaseId: bigint;
+  /** The etcd revision that wrote this entry. */
+  modRevision: number;
+}
+
+export interface ChangeEvent {
+  type: "put" | "delete";
+  /** The new entry for "put", the removed one for "delete". */
+  entry: DeviceEntry;
+  revision: number;
+}
+
+/** The events of one or more whole revisions, and the revision they bring the reader to. */
+export interface ChangeBatch {
+  revision: number;
+  events: ChangeEvent[];
+}
+
+/** Entries at one revision: every entry, or those of the users asked for. */
+export interface DeviceSnapshot {
+  revision: number;
+  entries: DeviceEntry[];
+}
+
+export interface CallOptions {
+  /** Aborts the call (e.g. the RPC's deadline or cancellation); it then fails with `unavailable`. */
+  signal?: AbortSignal;
+}
+
+/** Receives a watch's output. Both callbacks are called from the event loop, never re-entrantly. */
+export interface WatchSink {
+  batch(batch: ChangeBatch): void;
+  /** The watch has ended for good (a `StoreError`: `out_of_range` after compaction, or `unavailable`). */
+  error(error: Error): void;
+  /** The connection to the source dropped (false) or came back (true); the watch resumes by itself. */
+  connection?(connected: boolean): void;
+}
+
+export interface WatchHandle {
+  close(): void;
+}
+
+/** Where a mirror loads from and follows: the etcd store itself, or the Watch RPC of a registry service. */
+export interface MirrorSource {
+  snapshot(options?: CallOptions): Promise<DeviceSnapshot>;
+  /** Streams every change from `fromRevision` on, in revision order. */
+  watch(fromRevision: number, sink: WatchSink): WatchHandle;
+}

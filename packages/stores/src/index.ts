@@ -1,1 +1,0 @@
-export { isStoreError, StoreError, type StoreErrorKind } from "./errors.js";
