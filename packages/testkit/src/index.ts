@@ -18,6 +18,7 @@ export {
   startEtcdCluster,
 } from "./etcd.js";
 export { eventually } from "./eventually.js";
+export { forFile } from "./for-file.js";
 export { type MariaDbServer, startMariaDb } from "./mariadb.js";
 export { freePorts, HOST, isPortFree } from "./ports.js";
 export {
@@ -30,4 +31,5 @@ export {
 export { redisCommand } from "./resp.js";
 export type { ServerOptions, ServerProcess } from "./server-process.js";
 export { type ServiceOptions, type ServiceProcess, startService } from "./service.js";
+export { kindOf } from "./store-errors.js";
 export { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";

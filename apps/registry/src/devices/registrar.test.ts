@@ -1,20 +1,9 @@
-import { isStoreError } from "@im-core/common";
-import { idArb } from "@im-core/testkit";
+import { idArb, kindOf } from "@im-core/testkit";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { registriesOnOneEtcd } from "../testing/registry.js";
 
 const backend = registriesOnOneEtcd();
-
-async function kindOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return "ok";
-  } catch (error) {
-    if (isStoreError(error)) return error.kind;
-    throw error;
-  }
-}
 
 const where = (entries: readonly { userId: string; deviceId: string; gatewayNode: string }[]) =>
   entries.map((e) => `${e.userId}/${e.deviceId}@${e.gatewayNode}`).sort();

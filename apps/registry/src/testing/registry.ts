@@ -6,8 +6,8 @@ import { RegistryService } from "@im-core/proto";
 import { registryEntry } from "@im-core/registry/entry";
 import { createLogger, ServiceMetrics } from "@im-core/service-kit";
 import type { EtcdRegistryStore } from "@im-core/stores/etcd";
-import { type EtcdServer, type ServiceProcess, startEtcd, startService } from "@im-core/testkit";
-import { afterAll, beforeAll } from "vitest";
+import { type EtcdServer, forFile, type ServiceProcess, startEtcd, startService } from "@im-core/testkit";
+import { afterAll } from "vitest";
 import { openRegistryBackends, type RegistryMirror } from "../backends.js";
 import { loadRegistryConfig, type RegistryConfig } from "../config.js";
 import type { DeviceRegistrar } from "../devices/registrar.js";
@@ -81,25 +81,16 @@ export async function startTestRegistry(options: TestRegistryOptions): Promise<T
  * given one); all of them stop when the file ends.
  */
 export function registriesOnOneEtcd() {
-  let etcd: EtcdServer | undefined;
   const started: TestRegistry[] = [];
-  beforeAll(async () => {
-    etcd = await startEtcd();
-  });
-  afterAll(async () => {
-    await Promise.all(started.map((r) => r.close()));
-    await etcd?.dispose();
-  });
-  const running = (): EtcdServer => {
-    if (!etcd) throw new Error("etcd is not started yet: call this inside a test");
-    return etcd;
-  };
+  const etcd = forFile(startEtcd, (server) => server.dispose());
+  // Registered after the etcd's: runs before it, so no registry outlives its etcd.
+  afterAll(() => Promise.all(started.map((r) => r.close())));
   return {
     get etcd(): EtcdServer {
-      return running();
+      return etcd();
     },
     registry: async (options: Partial<TestRegistryOptions> = {}): Promise<TestRegistry> => {
-      const instance = await startTestRegistry({ endpoints: running().endpoints, ...options });
+      const instance = await startTestRegistry({ endpoints: etcd().endpoints, ...options });
       started.push(instance);
       return instance;
     },
@@ -126,28 +117,25 @@ export const devicesOf = (response: {
  * stops, restarts or kills it, or watches its memory. `env` adds to open access and a short drain.
  */
 export function registryProcess(env: Record<string, string> = {}) {
-  let started: { etcd: EtcdServer; service: ServiceProcess } | undefined;
-  beforeAll(async () => {
-    const etcd = await startEtcd();
-    const service = await startService({
-      entry: registryEntry,
-      env: {
-        ETCD_ENDPOINTS: etcd.endpoints.join(","),
-        AUTH_DISABLED: "true",
-        SHUTDOWN_GRACE_MS: "500",
-        ...env,
-      },
-    });
-    started = { etcd, service };
-  });
-  afterAll(async () => {
-    await started?.service.dispose();
-    await started?.etcd.dispose();
-  });
-  const running = () => {
-    if (!started) throw new Error("the registry starts before the file's tests: use it inside a test");
-    return started;
-  };
+  const running = forFile(
+    async () => {
+      const etcd = await startEtcd();
+      const service = await startService({
+        entry: registryEntry,
+        env: {
+          ETCD_ENDPOINTS: etcd.endpoints.join(","),
+          AUTH_DISABLED: "true",
+          SHUTDOWN_GRACE_MS: "500",
+          ...env,
+        },
+      });
+      return { etcd, service };
+    },
+    async ({ etcd, service }) => {
+      await service.dispose();
+      await etcd.dispose();
+    },
+  );
   return {
     get etcd(): EtcdServer {
       return running().etcd;

@@ -1,8 +1,7 @@
 import { createLogger } from "@im-core/service-kit";
 import type { Reservation } from "@im-core/stores/mysql";
 import type { RedisTarget } from "@im-core/stores/redis";
-import { type MariaDbServer, type RedisServer, startMariaDb, startRedis } from "@im-core/testkit";
-import { afterAll, beforeAll } from "vitest";
+import { forFile, type MariaDbServer, type RedisServer, startMariaDb, startRedis } from "@im-core/testkit";
 import type { AllocatorOptions } from "../allocator/allocator.js";
 import { openSequenceBackends, type SequenceBackends } from "../backends.js";
 
@@ -67,24 +66,19 @@ export function newReservationLog(): ReservationLog {
  * may stop, kill or pause them.
  */
 export function privateBackends() {
-  let servers: { redis: RedisServer; mariadb: MariaDbServer } | undefined;
-  beforeAll(async () => {
-    const [redis, mariadb] = await Promise.all([startRedis(), startMariaDb()]);
-    servers = { redis, mariadb };
-  });
-  afterAll(async () => {
-    await Promise.all([servers?.redis.dispose(), servers?.mariadb.dispose()]);
-  });
-  const started = () => {
-    if (!servers) throw new Error("the backends start before the file's tests: use them inside a test");
-    return servers;
-  };
+  const servers = forFile(
+    async () => {
+      const [redis, mariadb] = await Promise.all([startRedis(), startMariaDb()]);
+      return { redis, mariadb };
+    },
+    ({ redis, mariadb }) => Promise.all([redis.dispose(), mariadb.dispose()]),
+  );
   return {
     get redis(): RedisServer {
-      return started().redis;
+      return servers().redis;
     },
     get mariadb(): MariaDbServer {
-      return started().mariadb;
+      return servers().mariadb;
     },
   };
 }

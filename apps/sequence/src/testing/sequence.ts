@@ -4,7 +4,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { SequenceService } from "@im-core/proto";
 import { createLogger, ServiceMetrics } from "@im-core/service-kit";
 import type { RedisTarget } from "@im-core/stores/redis";
-import { afterAll, beforeAll } from "vitest";
+import { forFile } from "@im-core/testkit";
 import { openSequenceBackends, type SequenceBackends } from "../backends.js";
 import { createSequenceServer } from "../server.js";
 import { privateBackends } from "./backends.js";
@@ -20,21 +20,20 @@ export interface TestSequence {
 /** One sequence instance on private backends for a test file (see privateBackends). */
 export function useTestSequence() {
   const backends = privateBackends();
-  let sequence: TestSequence | undefined;
-  beforeAll(async () => {
-    const mysqlUrl = await backends.mariadb.createDatabase();
-    sequence = await startTestSequence({ redis: { url: backends.redis.url }, mysqlUrl });
-  });
-  afterAll(async () => {
-    await sequence?.close();
-  });
+  const sequence = forFile(
+    async () =>
+      startTestSequence({
+        redis: { url: backends.redis.url },
+        mysqlUrl: await backends.mariadb.createDatabase(),
+      }),
+    (started) => started.close(),
+  );
   return {
     get redis() {
       return backends.redis;
     },
     get sequence(): TestSequence {
-      if (!sequence) throw new Error("the instance starts before the file's tests: use it inside a test");
-      return sequence;
+      return sequence();
     },
   };
 }

@@ -1,5 +1,5 @@
 import { StoreError } from "@im-core/common";
-import { startEtcd } from "@im-core/testkit";
+import { kindOf, startEtcd } from "@im-core/testkit";
 import { describe, expect, it } from "vitest";
 import type { ChangeBatch } from "../devices.js";
 import { eventually, putDevice, sleep, useEtcd, where } from "../testing/etcd.js";
@@ -8,16 +8,6 @@ import { writeDevice } from "./devices.js";
 import { EtcdRegistryStore } from "./registry-store.js";
 
 const etcd = useEtcd();
-
-async function kindOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return "ok";
-  } catch (error) {
-    if (error instanceof StoreError) return error.kind;
-    throw error;
-  }
-}
 
 describe.concurrent("etcd registry store", () => {
   it("puts, looks up and moves devices; a user's prefix never matches another user's keys", async () => {

@@ -23,26 +23,20 @@ const batch = (revision: number, user = "u"): ChangeBatch => ({
 
 describe("Subscription (one Watch stream's bounded queue)", () => {
   it("delivers batches in order, filtered by user and start revision", async () => {
-    const sub = new Subscription({ users: new Set(["a"]), fromRevision: 3, maxBacklog: 10 });
-    for (const [rev, user] of [
+    const feed = [
       [2, "a"],
       [3, "b"],
       [4, "a"],
       [5, "a"],
-    ] as const)
-      sub.push(batch(rev, user));
+    ] as const;
+    const sub = new Subscription({ users: new Set(["a"]), fromRevision: 3, maxBacklog: 10 });
+    for (const [rev, user] of feed) sub.push(batch(rev, user));
     sub.close();
     const seen: number[] = [];
     for await (const b of sub) seen.push(b.revision);
     expect(seen).toEqual([]); // closed before reading: a closed stream delivers nothing more
     const open = new Subscription({ users: new Set(["a"]), fromRevision: 3, maxBacklog: 10 });
-    for (const [rev, user] of [
-      [2, "a"],
-      [3, "b"],
-      [4, "a"],
-      [5, "a"],
-    ] as const)
-      open.push(batch(rev, user));
+    for (const [rev, user] of feed) open.push(batch(rev, user));
     const iterator = open[Symbol.asyncIterator]();
     expect((await iterator.next()).value?.revision).toBe(4);
     expect((await iterator.next()).value?.revision).toBe(5);

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { type EtcdServer, startEtcd } from "@im-core/testkit";
-import { afterAll, beforeAll } from "vitest";
+import { type EtcdServer, forFile, startEtcd } from "@im-core/testkit";
+import { afterAll } from "vitest";
 import type { DeviceEntry } from "../devices.js";
 import { EtcdRegistryStore, type EtcdRegistryStoreOptions } from "../etcd/registry-store.js";
 
@@ -9,19 +9,15 @@ import { EtcdRegistryStore, type EtcdRegistryStoreOptions } from "../etcd/regist
  * seeing each other's keys. A case that compacts or restarts etcd starts its own instead.
  */
 export function useEtcd() {
-  let etcd: EtcdServer | undefined;
   const stores: EtcdRegistryStore[] = [];
-  beforeAll(async () => {
-    etcd = await startEtcd();
-  });
-  afterAll(async () => {
+  const etcd = forFile(startEtcd, (server) => server.dispose());
+  // Registered after the etcd's: runs before it.
+  afterAll(() => {
     for (const store of stores) store.close();
-    await etcd?.dispose();
   });
   return {
     get server(): EtcdServer {
-      if (!etcd) throw new Error("etcd not started");
-      return etcd;
+      return etcd();
     },
     store(options: Partial<EtcdRegistryStoreOptions> = {}): EtcdRegistryStore {
       const store = new EtcdRegistryStore({
