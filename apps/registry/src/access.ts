@@ -1,4 +1,6 @@
-import type { AccessPolicy } from "@im-core/service-kit";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { type AccessPolicy, actsFor, type Caller } from "@im-core/service-kit";
+import type { LeaseGrant } from "@im-core/stores/etcd";
 
 /**
  * Who may call what. Gateways hold connections (register, renew, leases) and look devices up;
@@ -14,3 +16,27 @@ export const registryAccess: AccessPolicy = {
   BatchLookup: ["gateway", "router", "admin"],
   Watch: ["router", "admin"],
 };
+
+/** PERMISSION_DENIED unless `caller` may act for gateway `node` (`field` is where the request named it). */
+export function requireActsFor(caller: Caller | undefined, node: string, field: string): void {
+  if (!actsFor(caller, node)) {
+    throw new ConnectError(
+      `${field}: this token may not act for gateway node "${node}"`,
+      Code.PermissionDenied,
+    );
+  }
+}
+
+/**
+ * PERMISSION_DENIED unless the lease was granted to a gateway node `caller` acts for. A token bound to
+ * its nodes cannot use a lease whose owner is unknown (granted before owners were recorded).
+ */
+export function requireOwnLease(caller: Caller | undefined, leaseId: bigint, grant: LeaseGrant): void {
+  if (caller?.gatewayNodes === undefined || caller.gatewayNodes === "any") return;
+  if (grant.owner === undefined || !actsFor(caller, grant.owner)) {
+    throw new ConnectError(
+      `lease_id: lease ${leaseId} was not granted to a gateway node of this token`,
+      Code.PermissionDenied,
+    );
+  }
+}

@@ -1,5 +1,5 @@
 import type { DeviceLocation } from "@im-core/proto";
-import type { Logger, ReadinessCheck, ServiceMetrics } from "@im-core/service-kit";
+import { type Logger, RateLimiter, type ReadinessCheck, type ServiceMetrics } from "@im-core/service-kit";
 import { EtcdRegistryStore, type EtcdRegistryStoreOptions } from "@im-core/stores/etcd";
 import { DeviceMirror } from "@im-core/stores/mirror";
 import type { RegistryConfig } from "./config.js";
@@ -22,8 +22,8 @@ export interface RegistryBackends {
 }
 
 export interface RegistryBackendOptions {
-  /** Where the mirror's gauges and the lagging Watch streams are counted. */
-  metrics?: ServiceMetrics;
+  /** Where the mirror's gauges and the lagging Watch streams are counted: the registry the server serves. */
+  metrics: ServiceMetrics;
   /** What only tests change: a key root of their own, shorter deadlines. */
   store?: Partial<Omit<EtcdRegistryStoreOptions, "endpoints">>;
 }
@@ -36,14 +36,14 @@ export interface RegistryBackendOptions {
 export function openRegistryBackends(
   config: RegistryConfig,
   logger: Logger,
-  options: RegistryBackendOptions = {},
+  options: RegistryBackendOptions,
 ): RegistryBackends {
   const etcd = new EtcdRegistryStore({ endpoints: config.etcdEndpoints, ...options.store });
-  const registrar = new DeviceRegistrar(etcd, {
-    maxDevices: config.maxDevices,
-    policy: config.devicePolicy,
-    defaultTtlSeconds: config.ttlSeconds,
-  });
+  const registrar = new DeviceRegistrar(
+    etcd,
+    { maxDevices: config.maxDevices, policy: config.devicePolicy, defaultTtlSeconds: config.ttlSeconds },
+    new RateLimiter(config.leaseGrantRate, config.leaseGrantRate * 10),
+  );
   const mirror: RegistryMirror = new DeviceMirror(etcd, {
     // Lookup and BatchLookup answer these ready-to-send messages without building anything per call.
     view: toLocation,
@@ -52,13 +52,13 @@ export function openRegistryBackends(
     onError: (error) => logger.warn({ err: error }, "registry mirror reloading"),
   });
   void mirror.start();
-  const metrics = options.metrics && registryMetrics(options.metrics, mirror);
+  const { watchLagged } = registryMetrics(options.metrics, mirror);
   return {
     store: etcd,
     registrar,
     mirror,
     watchBacklog: config.watchBacklog,
-    onWatchLag: metrics ? metrics.watchLagged : () => {},
+    onWatchLag: watchLagged,
     readiness: [{ name: "etcd", check: async (signal) => void (await etcd.currentRevision({ signal })) }],
     close() {
       mirror.close();

@@ -12,6 +12,7 @@ describe("configuration", () => {
       maxDevices: 5,
       devicePolicy: "reject",
       watchBacklog: 10_000,
+      leaseGrantRate: 100,
     });
   });
 

@@ -13,6 +13,9 @@ export function loadRegistryConfig(env: NodeJS.ProcessEnv = process.env) {
       REGISTRY_DEVICE_POLICY: envEnum(["reject", "evict_oldest"], "reject"),
       // Undelivered events a Watch stream may fall behind before it ends with RESOURCE_EXHAUSTED.
       REGISTRY_WATCH_BACKLOG: envInt(DEFAULT_SUBSCRIBER_BACKLOG, 100, 1_000_000),
+      // Leases (GrantLease, or Register without one) a gateway token may be granted per second; ten
+      // seconds' worth may come at once.
+      REGISTRY_LEASE_GRANT_RATE: envInt(100, 1, 1_000_000),
     },
     env,
   );
@@ -24,6 +27,7 @@ export function loadRegistryConfig(env: NodeJS.ProcessEnv = process.env) {
     maxDevices: vars.REGISTRY_MAX_DEVICES,
     devicePolicy: vars.REGISTRY_DEVICE_POLICY,
     watchBacklog: vars.REGISTRY_WATCH_BACKLOG,
+    leaseGrantRate: vars.REGISTRY_LEASE_GRANT_RATE,
   };
 }
 

@@ -1,6 +1,7 @@
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { RegistryService } from "@im-core/proto";
+import { RateLimiter } from "@im-core/service-kit";
 import { EtcdRegistryStore } from "@im-core/stores/etcd";
 // What a router imports: the same mirror the service runs, fed by the service's Watch RPC.
 import {
@@ -23,7 +24,11 @@ let store: EtcdRegistryStore;
 let registrar: DeviceRegistrar;
 beforeAll(() => {
   store = new EtcdRegistryStore({ endpoints: running.etcd.endpoints });
-  registrar = new DeviceRegistrar(store, { maxDevices: 5, policy: "reject", defaultTtlSeconds: 1 });
+  registrar = new DeviceRegistrar(
+    store,
+    { maxDevices: 5, policy: "reject", defaultTtlSeconds: 1 },
+    new RateLimiter(100, 1_000),
+  );
 });
 afterAll(() => store?.close());
 

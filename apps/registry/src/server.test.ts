@@ -1,6 +1,6 @@
 import http2 from "node:http2";
 import { create } from "@bufbuild/protobuf";
-import { ConnectError, createHandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, createHandlerContext } from "@connectrpc/connect";
 import {
   LookupRequestSchema,
   RegisterRequestSchema,
@@ -178,8 +178,8 @@ describe.concurrent("registry RPCs over gRPC and Connect", () => {
     expect(stored).toEqual(["\ufffd", "\ufffdx"]);
     for (const id of stored) expect(/\p{Cs}/u.test(id)).toBe(false);
 
-    // Raw gRPC bytes that are not UTF-8 (a CESU-8 surrogate) fail in Connect's decoder before any handler
-    // runs (connect-node answers INTERNAL for any undecodable message), and change nothing.
+    // Raw gRPC bytes that are not UTF-8 (a CESU-8 surrogate) fail in protobuf-es's decoder before any
+    // handler runs: INVALID_ARGUMENT (our patch of Connect; it answered INTERNAL), and nothing changes.
     const session = http2.connect(url);
     const message = Buffer.from([0x0a, 3, 0xed, 0xa0, 0x80]); // RegisterRequest.user_id
     const request = session.request({
@@ -193,7 +193,7 @@ describe.concurrent("registry RPCs over gRPC and Connect", () => {
     const trailers = await new Promise<http2.IncomingHttpHeaders>((resolve) =>
       request.once("trailers", resolve),
     );
-    expect(trailers["grpc-status"]).not.toBe("0");
+    expect(trailers["grpc-status"]).toBe(String(Code.InvalidArgument));
     expect(decodeURIComponent(String(trailers["grpc-message"]))).toMatch(/not valid for encoding utf-8/);
     session.close();
     expect((await store.snapshot()).entries).toHaveLength(2);

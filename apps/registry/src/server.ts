@@ -1,5 +1,10 @@
 import { RegistryService } from "@im-core/proto";
-import { createServiceServer, type Logger, type ServerSettings, ServiceMetrics } from "@im-core/service-kit";
+import {
+  createServiceServer,
+  type Logger,
+  type ServerSettings,
+  type ServiceMetrics,
+} from "@im-core/service-kit";
 import { registryAccess } from "./access.js";
 import type { RegistryBackends } from "./backends.js";
 import { registryRoutes } from "./routes.js";
@@ -8,7 +13,7 @@ export interface RegistryServerDeps {
   logger: Logger;
   backends: RegistryBackends;
   /** The registry `/metrics` serves: the one the backends count into (see main.ts). */
-  metrics?: ServiceMetrics;
+  metrics: ServiceMetrics;
   /** Auth, TLS, CORS and limits from `loadServerSettings()`; tests may leave it out. */
   settings?: Partial<ServerSettings>;
 }
@@ -20,7 +25,7 @@ export function createRegistryServer({ logger, backends, metrics, settings }: Re
     accessPolicy: registryAccess,
     logger,
     readiness: backends.readiness,
-    metrics: metrics ?? new ServiceMetrics(RegistryService.typeName),
+    metrics,
     ...(settings ? { settings } : {}),
     routes: (router, { draining }) => registryRoutes({ ...backends, draining })(router),
   });

@@ -1,4 +1,5 @@
-import { createLogger } from "@im-core/service-kit";
+import { SequenceService } from "@im-core/proto";
+import { createLogger, ServiceMetrics } from "@im-core/service-kit";
 import { startMariaDb, startRedis } from "@im-core/testkit";
 import { openSequenceBackends } from "../src/backends.js";
 
@@ -11,6 +12,7 @@ export async function openPrivateSequence(name: string, step: number) {
   const backends = await openSequenceBackends(
     { redis: { url: redis.url }, mysqlUrl: await mariadb.createDatabase(), step },
     createLogger(name, "warn"),
+    { metrics: new ServiceMetrics(SequenceService.typeName) },
   );
   return {
     redis,

@@ -21,7 +21,7 @@ export interface SequenceBackends {
 
 export interface SequenceBackendOptions {
   /** Where reservations, MySQL writes, coalesced calls, server changes and the epoch are counted. */
-  metrics?: ServiceMetrics;
+  metrics: ServiceMetrics;
   /** What only tests change: tighter timeouts, a log of every reservation, the prefetch point. */
   redis?: RedisConnectOptions;
   backup?: SequenceBackupOptions;
@@ -36,9 +36,9 @@ export interface SequenceBackendOptions {
 export async function openSequenceBackends(
   config: Pick<SequenceConfig, "redis" | "mysqlUrl" | "step">,
   logger: Logger,
-  options: SequenceBackendOptions = {},
+  options: SequenceBackendOptions,
 ): Promise<SequenceBackends> {
-  const metrics = options.metrics ? sequenceMetrics(options.metrics) : undefined;
+  const metrics = sequenceMetrics(options.metrics);
   const pool = createMySqlPool(config.mysqlUrl);
   try {
     await migrateDatabase(pool);
@@ -50,7 +50,7 @@ export async function openSequenceBackends(
   const backup = new MySqlSequenceBackup(pool, {
     ...options.backup,
     onReserve: (conversation, reservation) => {
-      metrics?.mysqlWrite();
+      metrics.mysqlWrite();
       onReserve?.(conversation, reservation);
     },
   });
@@ -58,12 +58,12 @@ export async function openSequenceBackends(
   // Redis being down at start-up is no reason not to start: requests fail UNAVAILABLE until it is up.
   await redis.waitReady(2_000).catch((error: unknown) => logger.warn({ err: error }, "Redis not ready yet"));
   const allocator = new SequenceAllocator(redis, backup, {
-    ...(metrics ? { events: metrics.events } : {}),
+    events: metrics.events,
     ...options.allocator,
     step: config.step,
     onBackgroundError: (error) => logger.warn({ err: error }, "background reservation failed"),
   });
-  metrics?.watchEpoch(() => allocator.epoch);
+  metrics.watchEpoch(() => allocator.epoch);
   return {
     allocator,
     backup,

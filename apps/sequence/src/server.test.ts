@@ -118,6 +118,16 @@ describe("SequenceService over Connect and gRPC", () => {
       { conversation: group("g"), count: 20_000 },
     ];
     expect(await codeOf(c.batchNext({ items }))).toEqual([bad, "items[3].count: must be at most 10000"]);
+    // 1,000 items of 10,000 numbers each would be 10 million numbers from one call.
+    const greedy = Array.from({ length: 11 }, (_, i) => ({
+      conversation: group(`greedy-${i}`),
+      count: 10_000,
+    }));
+    expect(await codeOf(c.batchNext({ items: greedy }))).toEqual([
+      bad,
+      "items: must ask for at most 100000 numbers in all, asked for 110000",
+    ]);
+    expect((await c.current({ conversation: group("greedy-0") })).sequence).toBe(0n);
     expect(await codeOf(c.listSnapshots({ pageSize: 1_001 }))).toEqual([
       bad,
       "page_size: must be between 0 and 1000",
@@ -134,6 +144,19 @@ describe("SequenceService over Connect and gRPC", () => {
       bad,
       "type: unknown conversation type 7",
     ]);
+    // Over JSON an unknown name is refused too (it was dropped, which read as "no filter"), and so is a
+    // number; a client library cannot send either, so raw bodies.
+    for (const [body, message] of [
+      ['{"type":"BOGUS"}', 'cannot decode enum im.sequence.v1.ConversationType from JSON: "BOGUS"'],
+      ['{"type":99}', "type: unknown conversation type 99"],
+    ] as const) {
+      const response = await fetch(`${url()}/im.sequence.v1.SequenceService/ListSnapshots`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      });
+      expect([response.status, await response.json()]).toEqual([400, { code: "invalid_argument", message }]);
+    }
   });
 
   it("GET /metrics counts reservations, MySQL writes, coalesced calls, server changes and the epoch", async () => {

@@ -1,5 +1,10 @@
 import { SequenceService } from "@im-core/proto";
-import { createServiceServer, type Logger, type ServerSettings, ServiceMetrics } from "@im-core/service-kit";
+import {
+  createServiceServer,
+  type Logger,
+  type ServerSettings,
+  type ServiceMetrics,
+} from "@im-core/service-kit";
 import { sequenceAccess } from "./access.js";
 import type { SequenceBackends } from "./backends.js";
 import { sequenceRoutes } from "./routes.js";
@@ -8,7 +13,7 @@ export interface SequenceServerDeps {
   logger: Logger;
   backends: SequenceBackends;
   /** The registry `/metrics` serves: the one the backends count into (see main.ts). */
-  metrics?: ServiceMetrics;
+  metrics: ServiceMetrics;
   /** Auth, TLS, CORS and limits from `loadServerSettings()`; tests may leave it out. */
   settings?: Partial<ServerSettings>;
 }
@@ -20,7 +25,7 @@ export function createSequenceServer({ logger, backends, metrics, settings }: Se
     accessPolicy: sequenceAccess,
     logger,
     readiness: backends.readiness,
-    metrics: metrics ?? new ServiceMetrics(SequenceService.typeName),
+    metrics,
     ...(settings ? { settings } : {}),
     routes: sequenceRoutes(backends),
   });

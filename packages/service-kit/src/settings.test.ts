@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "./config.js";
+import { actsFor } from "./security/tokens.js";
 import { loadServerSettings } from "./settings.js";
 
 const token = "a-long-enough-secret-token";
@@ -18,13 +19,34 @@ describe("server settings from the environment", () => {
 
   it("reads tokens from AUTH_TOKENS and AUTH_TOKENS_FILE", () => {
     const file = path.join(tmpdir(), `tokens-${process.pid}`);
-    writeFileSync(file, `# gateways\n${token}-2 gateway\n\n${token}-3 admin # ops\n`);
+    writeFileSync(file, `# gateways\n${token}-2 gateway gw-7:9000 gw-8:9000\n\n${token}-3 admin # ops\n`);
     const { tokens } = loadServerSettings({ AUTH_TOKENS: `${token}:router`, AUTH_TOKENS_FILE: file });
     expect(tokens?.size).toBe(3);
     expect(tokens?.roleOf(token)).toBe("router");
     expect(tokens?.roleOf(`${token}-2`)).toBe("gateway");
     expect(tokens?.roleOf(`${token}-3`)).toBe("admin");
     expect(tokens?.roleOf("something-else-entirely")).toBeUndefined();
+    expect(tokens?.callerOf(`${token}-2`)?.gatewayNodes).toEqual(new Set(["gw-7:9000", "gw-8:9000"]));
+  });
+
+  it("binds a gateway token to the gateway nodes it names, a wildcard only when written", () => {
+    const { tokens } = loadServerSettings({
+      AUTH_TOKENS: `${token}-a:gateway@gw-1:9000|[::1]:9000, ${token}-b:gateway@*, ${token}-c:router`,
+    });
+    const bound = tokens?.callerOf(`${token}-a`);
+    expect(bound).toMatchObject({ role: "gateway", gatewayNodes: new Set(["gw-1:9000", "[::1]:9000"]) });
+    expect(bound?.tokenId).toMatch(/^[0-9a-f]{12}$/);
+    expect(actsFor(bound, "gw-1:9000")).toBe(true);
+    expect(actsFor(bound, "gw-2:9000")).toBe(false);
+    expect(tokens?.callerOf(`${token}-b`)?.gatewayNodes).toBe("any");
+    expect(actsFor(tokens?.callerOf(`${token}-b`), "anything")).toBe(true);
+    expect(tokens?.callerOf(`${token}-c`)?.gatewayNodes).toBeUndefined();
+    expect(() => loadServerSettings({ AUTH_TOKENS: `${token}:gateway` })).toThrow(
+      /AUTH_TOKENS: entry 1 is a gateway token that names no gateway node/,
+    );
+    expect(() => loadServerSettings({ AUTH_TOKENS: `${token}:router@gw-1:9000` })).toThrow(
+      /AUTH_TOKENS: entry 1 names gateway nodes, but a router token acts for none/,
+    );
   });
 
   it("names the variable and never echoes a token", () => {

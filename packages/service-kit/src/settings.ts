@@ -13,9 +13,20 @@ export interface ServerSettings {
   defaultCallTimeoutMs: number;
   maxCallTimeoutMs: number;
   maxStreams: number;
+  /** Streams open at once for one caller's token. */
+  maxStreamsPerToken: number;
   /** A stream whose client has not read for this long is reset. */
   streamStallTimeoutMs: number;
   shutdownGraceMs: number;
+  /** Streams one HTTP/2 connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxStreamsPerConnection: number;
+  /** Connections open at once on this instance, and from one peer address. */
+  maxConnections: number;
+  maxConnectionsPerPeer: number;
+  /** Time for a connection's first bytes, a TLS handshake, and each HTTP/1.1 request's headers. */
+  headersTimeoutMs: number;
+  /** Time for a request's whole body, from its headers on. */
+  requestBodyTimeoutMs: number;
 }
 
 /** Limits without any security, for tests that build servers directly. */
@@ -24,8 +35,14 @@ export const defaultLimits = {
   defaultCallTimeoutMs: 10_000,
   maxCallTimeoutMs: 600_000,
   maxStreams: 1_000,
+  maxStreamsPerToken: 100,
   streamStallTimeoutMs: 30_000,
   shutdownGraceMs: 10_000,
+  maxStreamsPerConnection: 100,
+  maxConnections: 10_000,
+  maxConnectionsPerPeer: 1_000,
+  headersTimeoutMs: 10_000,
+  requestBodyTimeoutMs: 30_000,
 } as const;
 
 function readFile(name: string, file: string): Buffer {
@@ -55,8 +72,14 @@ export function loadServerSettings(env: NodeJS.ProcessEnv = process.env): Server
       DEFAULT_CALL_TIMEOUT_MS: envInt(defaultLimits.defaultCallTimeoutMs, 1, 3_600_000),
       MAX_CALL_TIMEOUT_MS: envInt(defaultLimits.maxCallTimeoutMs, 1, 86_400_000),
       MAX_WATCH_STREAMS: envInt(defaultLimits.maxStreams, 1, 1_000_000),
+      MAX_WATCH_STREAMS_PER_TOKEN: envInt(defaultLimits.maxStreamsPerToken, 1, 1_000_000),
       STREAM_STALL_TIMEOUT_MS: envInt(defaultLimits.streamStallTimeoutMs, 100, 3_600_000),
       SHUTDOWN_GRACE_MS: envInt(defaultLimits.shutdownGraceMs, 0, 600_000),
+      MAX_STREAMS_PER_CONNECTION: envInt(defaultLimits.maxStreamsPerConnection, 1, 100_000),
+      MAX_CONNECTIONS: envInt(defaultLimits.maxConnections, 1, 1_000_000),
+      MAX_CONNECTIONS_PER_PEER: envInt(defaultLimits.maxConnectionsPerPeer, 1, 1_000_000),
+      HEADERS_TIMEOUT_MS: envInt(defaultLimits.headersTimeoutMs, 100, 600_000),
+      REQUEST_BODY_TIMEOUT_MS: envInt(defaultLimits.requestBodyTimeoutMs, 100, 3_600_000),
     },
     env,
   );
@@ -110,7 +133,13 @@ export function loadServerSettings(env: NodeJS.ProcessEnv = process.env): Server
     defaultCallTimeoutMs: vars.DEFAULT_CALL_TIMEOUT_MS,
     maxCallTimeoutMs: vars.MAX_CALL_TIMEOUT_MS,
     maxStreams: vars.MAX_WATCH_STREAMS,
+    maxStreamsPerToken: vars.MAX_WATCH_STREAMS_PER_TOKEN,
     streamStallTimeoutMs: vars.STREAM_STALL_TIMEOUT_MS,
     shutdownGraceMs: vars.SHUTDOWN_GRACE_MS,
+    maxStreamsPerConnection: vars.MAX_STREAMS_PER_CONNECTION,
+    maxConnections: vars.MAX_CONNECTIONS,
+    maxConnectionsPerPeer: vars.MAX_CONNECTIONS_PER_PEER,
+    headersTimeoutMs: vars.HEADERS_TIMEOUT_MS,
+    requestBodyTimeoutMs: vars.REQUEST_BODY_TIMEOUT_MS,
   };
 }

@@ -38,6 +38,11 @@ export interface DeviceSnapshot {
 export interface CallOptions {
   /** Aborts the call (e.g. the RPC's deadline or cancellation); it then fails with `unavailable`. */
   signal?: AbortSignal;
+  /**
+   * Absolute time (ms since the epoch) the call must end by, when earlier than the store's own call
+   * timeout: several calls that make up one operation share one budget.
+   */
+  until?: number;
 }
 
 /** Receives a watch's output. Both callbacks are called from the event loop, never re-entrantly. */

@@ -18,7 +18,6 @@ export {
   startEtcdCluster,
 } from "./etcd.js";
 export { eventually } from "./eventually.js";
-export { forFile } from "./for-file.js";
 export { type MariaDbServer, startMariaDb } from "./mariadb.js";
 export { freePorts, HOST, isPortFree } from "./ports.js";
 export {

@@ -65,7 +65,7 @@ describe("admin tools in a real browser (Connect JSON over HTTP/1.1 with CORS)",
       servePage(),
     ]);
     const auth = {
-      AUTH_TOKENS: `${routerToken}:router,${gatewayToken}:gateway`,
+      AUTH_TOKENS: `${routerToken}:router,${gatewayToken}:gateway@*`,
       CORS_ALLOWED_ORIGINS: page.url,
     };
     [registry, sequence] = await Promise.all([

@@ -9,6 +9,7 @@ const built = [
   "packages/proto",
   "packages/service-kit",
   "packages/stores",
+  "packages/testkit",
   "apps/registry",
   "apps/sequence",
 ];

@@ -9,15 +9,15 @@ const where = (entries: readonly { userId: string; deviceId: string; gatewayNode
   entries.map((e) => `${e.userId}/${e.deviceId}@${e.gatewayNode}`).sort();
 
 describe.concurrent("registering devices under the device rules (real etcd)", () => {
-  it("rejects a device beyond the limit, always re-registers a known one, and leaves no lease behind", async () => {
+  it("rejects a device beyond the limit and keeps the gateway's shared lease; always re-registers a known one", async () => {
     const { registrar, store } = await backend.registry({ maxDevices: 2 });
     await registrar.register({ userId: "u", deviceId: "1", gatewayNode: "gw" });
     await registrar.register({ userId: "u", deviceId: "2", gatewayNode: "gw" });
-    const { leaseId } = await registrar.grantLease(60);
+    const { leaseId } = await registrar.grantLease(60, "gw", undefined);
     expect(await kindOf(registrar.register({ userId: "u", deviceId: "3", gatewayNode: "gw", leaseId }))).toBe(
       "exhausted",
     );
-    expect(await store.grantedTtl(leaseId)).toBe(60); // a shared lease stays: the gateway owns it
+    expect(await store.grantOf(leaseId)).toEqual({ ttlSeconds: 60, owner: "gw" }); // a shared lease stays
     await registrar.register({ userId: "u", deviceId: "2", gatewayNode: "gw-2" });
     expect(where((await store.lookup(["u"])).entries)).toEqual(["u/1@gw", "u/2@gw-2"]);
   });

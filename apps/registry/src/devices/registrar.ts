@@ -1,5 +1,7 @@
 import { StoreError } from "@im-core/common";
+import { type Caller, type RateLimiter, rateLimited } from "@im-core/service-kit";
 import type { CallOptions, DeviceEntry, DeviceSnapshot, EtcdRegistryStore } from "@im-core/stores/etcd";
+import { requireOwnLease } from "../access.js";
 import { type DeviceRules, decideRegistration } from "./rules.js";
 
 export interface Registration {
@@ -13,6 +15,8 @@ export interface Registration {
    * read from etcd. The write's condition still guards it, so a stale hint only costs another round.
    */
   hint?: DeviceSnapshot | undefined;
+  /** Who asks (undefined when auth is off): its rate of lease grants, and which leases it may use. */
+  caller?: Caller | undefined;
 }
 
 export interface Registered {
@@ -36,24 +40,32 @@ export class DeviceRegistrar {
   constructor(
     private readonly store: EtcdRegistryStore,
     private readonly rules: DeviceRules & { defaultTtlSeconds: number },
+    /** Lease grants per caller: each lease costs etcd a keep-alive slot until it expires. */
+    private readonly leaseGrants: RateLimiter,
   ) {}
 
-  /** A lease for several devices; 0 seconds means the service's default TTL. */
+  /** A lease for gateway node `owner`; 0 seconds means the service's default TTL. */
   grantLease(
     ttlSeconds: number,
+    owner: string,
+    caller: Caller | undefined,
     options: CallOptions = {},
   ): Promise<{ leaseId: bigint; ttlSeconds: number }> {
-    return this.store.grantLease(ttlSeconds || this.rules.defaultTtlSeconds, options);
+    const wait = caller ? this.leaseGrants.take(caller.tokenId) : 0;
+    if (wait > 0) throw rateLimited("lease grants", wait);
+    return this.store.grantLease(ttlSeconds || this.rules.defaultTtlSeconds, owner, options);
   }
 
-  async register(registration: Registration, options: CallOptions = {}): Promise<Registered> {
+  async register(registration: Registration, call: CallOptions = {}): Promise<Registered> {
+    // One budget for the whole operation (lease, reads, writes), as for any single store call.
+    const options = {
+      ...call,
+      until: Math.min(call.until ?? Infinity, Date.now() + this.store.callTimeoutMs),
+    };
     const own = registration.leaseId === undefined;
     const lease = own
-      ? await this.grantLease(0, options)
-      : {
-          leaseId: registration.leaseId!,
-          ttlSeconds: await this.store.grantedTtl(registration.leaseId!, options),
-        };
+      ? await this.grantLease(0, registration.gatewayNode, registration.caller, options)
+      : await this.#sharedLease(registration.leaseId!, registration.caller, options);
     try {
       return { ...lease, ...(await this.#write(registration, lease.leaseId, options)) };
     } catch (error) {
@@ -61,6 +73,12 @@ export class DeviceRegistrar {
       if (own) this.store.revokeQuietly(lease.leaseId);
       throw error;
     }
+  }
+
+  async #sharedLease(leaseId: bigint, caller: Caller | undefined, options: CallOptions) {
+    const grant = await this.store.grantOf(leaseId, options);
+    requireOwnLease(caller, leaseId, grant);
+    return { leaseId, ttlSeconds: grant.ttlSeconds };
   }
 
   async #write(registration: Registration, leaseId: bigint, options: CallOptions) {

@@ -1,6 +1,8 @@
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import type { HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { RegisterRequest, UnregisterRequest } from "@im-core/proto";
+import { callerKey } from "@im-core/service-kit";
+import { requireActsFor } from "../access.js";
 import { toLocations } from "./convert.js";
 import type { RegistryDeps } from "./index.js";
 import { optionalLeaseId, validateId } from "./validate.js";
@@ -12,6 +14,8 @@ export function deviceHandlers({ store, registrar, mirror }: RegistryDeps) {
       validateId("device_id", request.deviceId);
       validateId("gateway_node", request.gatewayNode);
       const leaseId = optionalLeaseId(request.leaseId);
+      const caller = context.values.get(callerKey);
+      requireActsFor(caller, request.gatewayNode, "gateway_node");
       // The user's devices as the mirror knows them spare the first decision its etcd read. Any live
       // revision will do: the write's condition catches a change since then, so a stale hint only costs
       // another round.
@@ -22,6 +26,7 @@ export function deviceHandlers({ store, registrar, mirror }: RegistryDeps) {
           gatewayNode: request.gatewayNode,
           leaseId,
           hint: mirror.lookup([request.userId], 0),
+          caller,
         },
         { signal: context.signal },
       );
@@ -38,6 +43,17 @@ export function deviceHandlers({ store, registrar, mirror }: RegistryDeps) {
       validateId("user_id", request.userId);
       validateId("device_id", request.deviceId);
       if (request.gatewayNode !== "") validateId("gateway_node", request.gatewayNode);
+      const caller = context.values.get(callerKey);
+      if (caller?.gatewayNodes instanceof Set) {
+        // Without gateway_node the device would go wherever it is connected, another gateway's included.
+        if (request.gatewayNode === "") {
+          throw new ConnectError(
+            "gateway_node: must be set: this token acts only for its own gateway nodes",
+            Code.PermissionDenied,
+          );
+        }
+        requireActsFor(caller, request.gatewayNode, "gateway_node");
+      }
       const result = await store.unregister(
         {
           userId: request.userId,

@@ -4,9 +4,10 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { RegistryService } from "@im-core/proto";
 // The built entry (dist), not ../entry.ts: the service runs as compiled, like in production.
 import { registryEntry } from "@im-core/registry/entry";
-import { createLogger, ServiceMetrics } from "@im-core/service-kit";
+import { createLogger, ServiceMetrics, type TokenTable, useNodeTextEncoding } from "@im-core/service-kit";
 import type { EtcdRegistryStore } from "@im-core/stores/etcd";
-import { type EtcdServer, forFile, type ServiceProcess, startEtcd, startService } from "@im-core/testkit";
+import { type EtcdServer, type ServiceProcess, startEtcd, startService } from "@im-core/testkit";
+import { forFile } from "@im-core/testkit/vitest";
 import { afterAll } from "vitest";
 import { openRegistryBackends, type RegistryMirror } from "../backends.js";
 import { loadRegistryConfig, type RegistryConfig } from "../config.js";
@@ -33,6 +34,8 @@ export interface TestRegistryOptions extends Partial<Omit<RegistryConfig, "etcdE
   keyRoot?: string;
   /** Longest one etcd call may take (the production default is 5 s). */
   callTimeoutMs?: number;
+  /** Tokens callers must present (default: open access). */
+  tokens?: TokenTable;
 }
 
 /**
@@ -41,7 +44,8 @@ export interface TestRegistryOptions extends Partial<Omit<RegistryConfig, "etcdE
  * deployment.
  */
 export async function startTestRegistry(options: TestRegistryOptions): Promise<TestRegistry> {
-  const { endpoints, keyRoot, callTimeoutMs, ...overrides } = options;
+  useNodeTextEncoding(); // as main.ts does
+  const { endpoints, keyRoot, callTimeoutMs, tokens, ...overrides } = options;
   const config: RegistryConfig = { ...loadRegistryConfig({}), etcdEndpoints: [...endpoints], ...overrides };
   const metrics = new ServiceMetrics(RegistryService.typeName);
   const backends = openRegistryBackends(config, createLogger("registry-test", "silent"), {
@@ -57,7 +61,7 @@ export async function startTestRegistry(options: TestRegistryOptions): Promise<T
     backends,
     metrics,
     // A stream blocked on a client that does not read would hold a close for the whole default grace.
-    settings: { shutdownGraceMs: 1_000 },
+    settings: { shutdownGraceMs: 1_000, ...(tokens ? { tokens } : {}) },
   });
   const address = await server.listen(0, "127.0.0.1");
   const url = `http://127.0.0.1:${address.port}`;

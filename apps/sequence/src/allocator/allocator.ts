@@ -53,7 +53,7 @@ const MAX_ATTEMPTS = 6;
 
 /**
  * Hands out per-conversation sequence numbers from Redis, never above a ceiling committed to MySQL
- * first. docs/architecture.md ("Sequence service") states the guarantees and argues why they hold.
+ * first. docs/architecture.md ("Sequence") states the guarantees and argues why they hold.
  */
 export class SequenceAllocator {
   readonly #redis: RedisSequenceStore;
@@ -168,7 +168,7 @@ export class SequenceAllocator {
         await this.#epochs.catchUp(reply.epoch);
         continue;
       }
-      const range = await this.#reserveFor(conversation, batch);
+      const range = await this.#reserveFor(conversation, batch, reply.status === "seed");
       if (range) return range;
     }
   }
@@ -179,7 +179,11 @@ export class SequenceAllocator {
    * waiting, and apply it to Redis together with their allocation (`grant`), so that no other
    * instance can use up the new room first. Undefined: the epoch moved on, go round again.
    */
-  async #reserveFor(conversation: ConversationRef, batch: Batch): Promise<SequenceRange | undefined> {
+  async #reserveFor(
+    conversation: ConversationRef,
+    batch: Batch,
+    seed: boolean,
+  ): Promise<SequenceRange | undefined> {
     try {
       return await this.#backup.locked(
         conversation.id,
@@ -232,7 +236,7 @@ export class SequenceAllocator {
           return { first: granted.first, last: granted.last };
         },
         // Waiting for a free MySQL connection ends when every caller of the batch gave up.
-        { signal: batch.signal },
+        { signal: batch.signal, seed },
       );
     } catch (error) {
       if (!(error instanceof EpochFencedError)) throw error;

@@ -37,7 +37,8 @@ describe("Redis outage", () => {
     expect(await readiness()).toEqual({ ready: true, checks: { redis: "ok", mysql: "ok" } });
     backend.redis.pause();
     try {
-      expect(await readiness()).toEqual({
+      // Readiness answers the last background probe (one a second, each bounded by 1 s).
+      await expect.poll(readiness, { timeout: 5_000 }).toEqual({
         ready: false,
         checks: { redis: "unavailable: no answer within 1000 ms", mysql: "ok" },
       });

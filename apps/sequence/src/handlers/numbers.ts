@@ -3,7 +3,7 @@ import type { BatchNextRequest, CurrentRequest, NextRequest } from "@im-core/pro
 import { invalidArgument } from "@im-core/service-kit";
 import { toRange } from "./convert.js";
 import type { SequenceDeps } from "./index.js";
-import { conversationOf, countOf, MAX_BATCH_ITEMS } from "./validate.js";
+import { conversationOf, countOf, MAX_BATCH_ITEMS, MAX_BATCH_NUMBERS } from "./validate.js";
 
 export function numberHandlers({ allocator }: SequenceDeps) {
   return {
@@ -27,6 +27,13 @@ export function numberHandlers({ allocator }: SequenceDeps) {
         conversation: conversationOf(`items[${i}].conversation`, item.conversation),
         count: countOf(`items[${i}].count`, item.count),
       }));
+      const total = parsed.reduce((sum, item) => sum + item.count, 0);
+      if (total > MAX_BATCH_NUMBERS) {
+        throw invalidArgument(
+          "items",
+          `must ask for at most ${MAX_BATCH_NUMBERS} numbers in all, asked for ${total}`,
+        );
+      }
       return { ranges: (await allocator.nextMany(parsed, { signal: context.signal })).map(toRange) };
     },
   };

@@ -4,8 +4,9 @@ import { type ConversationRef, groupChat, privateChat } from "../allocator/conve
 
 /** Most numbers one Next (or one BatchNext item) may ask for. */
 export const MAX_COUNT = 10_000;
-/** Most items in one BatchNext. */
+/** Most items in one BatchNext, and most numbers they may ask for in all. */
 export const MAX_BATCH_ITEMS = 1_000;
+export const MAX_BATCH_NUMBERS = 100_000;
 /** Rows of a ListSnapshots page: by default, and at most. */
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1_000;

@@ -1,7 +1,9 @@
-import { createLogger } from "@im-core/service-kit";
+import { SequenceService } from "@im-core/proto";
+import { createLogger, ServiceMetrics } from "@im-core/service-kit";
 import type { Reservation } from "@im-core/stores/mysql";
 import type { RedisTarget } from "@im-core/stores/redis";
-import { forFile, type MariaDbServer, type RedisServer, startMariaDb, startRedis } from "@im-core/testkit";
+import { type MariaDbServer, type RedisServer, startMariaDb, startRedis } from "@im-core/testkit";
+import { forFile } from "@im-core/testkit/vitest";
 import type { AllocatorOptions } from "../allocator/allocator.js";
 import { openSequenceBackends, type SequenceBackends } from "../backends.js";
 
@@ -27,6 +29,7 @@ export async function testDeployment(mysqlUrl: string, log = newReservationLog()
   ): Promise<SequenceBackends> {
     const { step = 100, ...allocator } = opts;
     const backends = await openSequenceBackends({ redis, mysqlUrl, step }, logger, {
+      metrics: new ServiceMetrics(SequenceService.typeName),
       redis: { commandTimeoutMs: 1_000 },
       backup: {
         timeoutMs: 2_000,

@@ -2,9 +2,9 @@ import { get } from "node:http";
 import { type Client, type Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { SequenceService } from "@im-core/proto";
-import { createLogger, ServiceMetrics } from "@im-core/service-kit";
+import { createLogger, ServiceMetrics, useNodeTextEncoding } from "@im-core/service-kit";
 import type { RedisTarget } from "@im-core/stores/redis";
-import { forFile } from "@im-core/testkit";
+import { forFile } from "@im-core/testkit/vitest";
 import { openSequenceBackends, type SequenceBackends } from "../backends.js";
 import { createSequenceServer } from "../server.js";
 import { privateBackends } from "./backends.js";
@@ -47,6 +47,7 @@ export async function startTestSequence(options: {
   mysqlUrl: string;
   step?: number;
 }): Promise<TestSequence> {
+  useNodeTextEncoding(); // as main.ts does
   const logger = createLogger("sequence-test", "silent");
   const metrics = new ServiceMetrics(SequenceService.typeName);
   const backends = await openSequenceBackends(

@@ -2,6 +2,7 @@ import type { Interceptor } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { isStoreError } from "@im-core/common";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { markCounted } from "./protocol-rejections.js";
 
 /**
  * The service's Prometheus metrics. Apps add their own (cache size, reservations) to `registry`
@@ -71,6 +72,7 @@ export class ServiceMetrics {
       histogram.observe((performance.now() - started) / 1e3);
     };
     return (next) => async (request) => {
+      markCounted(request.contextValues);
       const method = request.method.name;
       const started = performance.now();
       let response: Awaited<ReturnType<typeof next>>;
@@ -102,6 +104,11 @@ export class ServiceMetrics {
     };
   }
 
+  /** Counts a call Connect answered without running the interceptors (see protocol-rejections.ts). */
+  countRejectedCall(method: string, code: Code): void {
+    this.calls.inc({ method, code: codeLabel(code) });
+  }
+
   /** Counts store errors as they are mapped to codes. */
   noteError(error: unknown): void {
     if (isStoreError(error)) this.backendErrors.inc({ kind: error.kind });
@@ -118,8 +125,12 @@ function cached<V>(map: Map<string, V>, key: string, make: () => V): V {
 }
 
 function codeName(error: unknown): string {
-  const code = error instanceof ConnectError ? error.code : Code.Unknown;
-  return Code[code].replace(
+  return codeLabel(error instanceof ConnectError ? error.code : Code.Unknown);
+}
+
+/** `resource_exhausted` for Code.ResourceExhausted: the names Connect uses on the wire. */
+function codeLabel(code: Code): string {
+  return (Code[code] ?? "Unknown").replace(
     /[A-Z]/g,
     (letter, index: number) => (index === 0 ? "" : "_") + letter.toLowerCase(),
   );

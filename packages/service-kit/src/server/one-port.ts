@@ -1,6 +1,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import { ConnectionGuard, type ConnectionLimits } from "./connection-guard.js";
 
 /** Every HTTP/2 connection without TLS ("h2c", prior knowledge) starts with this preface. */
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -11,10 +12,21 @@ export type RequestListener = (
 ) => void;
 
 export interface OnePortServerOptions {
-  /** A connection that sends nothing for this long is closed (slow or idle clients). */
-  firstBytesTimeoutMs: number;
+  /**
+   * Time for a connection's first bytes (or its TLS handshake) and for each HTTP/1.1 request's headers;
+   * after a response, an HTTP/1.1 connection gets `idleTimeoutMs` more for the next request to begin.
+   */
+  headersTimeoutMs: number;
+  /** Time for a request's whole body, from its headers on: a stream or connection that trickles is cut. */
+  requestBodyTimeoutMs: number;
   /** Idle keep-alive time of HTTP/1.1 connections and HTTP/2 sessions. */
   idleTimeoutMs: number;
+  /** Streams one HTTP/2 connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxStreamsPerConnection: number;
+  connections: ConnectionLimits;
+  /** Told of every connection refused or closed at a limit, and every request cut for a slow body. */
+  onConnectionShed?: () => void;
+  onBodyTimeout?: () => void;
   /** With a certificate, TLS offers HTTP/2 and HTTP/1.1 through ALPN on the same port. */
   tls?: { cert: Buffer; key: Buffer };
 }
@@ -33,39 +45,62 @@ export class OnePortServer {
   /** HTTP/1.1 connections and how many requests each is serving: idle ones are closed on shutdown. */
   readonly #http1Requests = new Map<net.Socket, number>();
   readonly #options: OnePortServerOptions;
+  readonly #guard: ConnectionGuard;
+  /** HTTP/1.1 connections whose next request's headers are due, and the timer that closes them. */
+  readonly #headersDeadlines = new Map<net.Socket, NodeJS.Timeout>();
+  /** The socket being handed to the HTTP/2 server, whose 'session' event fires synchronously. */
+  #handingOver: net.Socket | undefined;
   #closing = false;
 
   constructor(onRequest: RequestListener, options: OnePortServerOptions) {
     this.#options = options;
-    // Node's own idle tracking only covers servers that listen themselves; ours get sockets handed over.
+    this.#guard = new ConnectionGuard(options.connections, options.onConnectionShed);
+    const handle: RequestListener = (request, response) => {
+      this.#bodyDeadline(request, response);
+      onRequest(request, response);
+    };
+    // Node's own request tracking and header timeouts only cover servers that listen themselves; ours get
+    // sockets handed over, so the connection's requests and deadlines are tracked here.
     const trackHttp1 = (request: http.IncomingMessage | http2.Http2ServerRequest, response: unknown) => {
       if (!(response instanceof http.ServerResponse)) return;
       const socket = request.socket as net.Socket;
+      this.#clearHeadersDeadline(socket);
       const running = this.#http1Requests.get(socket);
       if (running === undefined) socket.once("close", () => this.#http1Requests.delete(socket));
       this.#http1Requests.set(socket, (running ?? 0) + 1);
+      this.#guard.busy(rawSocketOf(socket), true);
       if (this.#closing) response.setHeader("connection", "close");
       response.once("close", () => {
         const left = (this.#http1Requests.get(socket) ?? 1) - 1;
         this.#http1Requests.set(socket, left);
-        if (this.#closing && left === 0) socket.end();
+        if (left > 0) return;
+        this.#guard.busy(rawSocketOf(socket), false);
+        if (this.#closing) socket.end();
+        else this.#armHeadersDeadline(socket, options.idleTimeoutMs + options.headersTimeoutMs);
       });
     };
+    const h2Settings = { settings: { maxConcurrentStreams: options.maxStreamsPerConnection } };
     if (options.tls) {
-      const secure = http2.createSecureServer({ ...options.tls, allowHTTP1: true }, onRequest);
+      const secure = http2.createSecureServer(
+        { ...options.tls, ...h2Settings, allowHTTP1: true, handshakeTimeout: options.headersTimeoutMs },
+        handle,
+      );
       secure.on("request", trackHttp1);
+      secure.on("secureConnection", (socket: net.Socket & { alpnProtocol?: string | false }) => {
+        if (socket.alpnProtocol === "h2") return;
+        this.#armHeadersDeadline(socket, options.headersTimeoutMs);
+        socket.once("close", () => this.#clearHeadersDeadline(socket));
+      });
       this.#http2 = secure;
       this.#listener = secure;
     } else {
-      this.#http1 = http.createServer(
-        { keepAliveTimeout: options.idleTimeoutMs, headersTimeout: 10_000 },
-        onRequest,
-      );
+      this.#http1 = http.createServer({ keepAliveTimeout: options.idleTimeoutMs }, handle);
       this.#http1.on("request", trackHttp1);
-      this.#http2 = http2.createServer({}, onRequest);
+      this.#http2 = http2.createServer(h2Settings, handle);
       this.#listener = net.createServer((socket) => this.#route(socket));
     }
     this.#listener.on("connection", (socket: net.Socket) => {
+      if (!this.#guard.admit(socket)) return;
       this.#sockets.add(socket);
       socket.once("close", () => this.#sockets.delete(socket));
     });
@@ -73,7 +108,21 @@ export class OnePortServer {
       this.#sessions.add(session);
       session.setTimeout(options.idleTimeoutMs, () => session.close());
       session.once("close", () => this.#sessions.delete(session));
+      // The cleartext session's socket is a proxy of the one handed over; a TLS one's wraps the raw socket.
+      const raw = this.#handingOver ?? rawSocketOf(session.socket as net.Socket);
+      let streams = 0;
+      session.on("stream", (stream) => {
+        if (streams++ === 0) this.#guard.busy(raw, true);
+        stream.once("close", () => {
+          if (--streams === 0) this.#guard.busy(raw, false);
+        });
+      });
     });
+  }
+
+  /** Connections open now (metrics, tests). */
+  get connections(): number {
+    return this.#guard.open;
   }
 
   listen(port: number, host: string): Promise<net.AddressInfo> {
@@ -110,9 +159,44 @@ export class OnePortServer {
     }
   }
 
+  /** Closes an HTTP/1.1 connection whose next request's headers have not arrived within `ms`. */
+  #armHeadersDeadline(socket: net.Socket, ms: number): void {
+    this.#clearHeadersDeadline(socket);
+    const timer = setTimeout(() => {
+      this.#headersDeadlines.delete(socket);
+      socket.destroy();
+    }, ms);
+    timer.unref();
+    this.#headersDeadlines.set(socket, timer);
+  }
+
+  #clearHeadersDeadline(socket: net.Socket): void {
+    const timer = this.#headersDeadlines.get(socket);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.#headersDeadlines.delete(socket);
+  }
+
+  /**
+   * Cuts a request whose body has not fully arrived within `requestBodyTimeoutMs`: an HTTP/2 stream is
+   * reset (its connection serves on), an HTTP/1.1 connection is closed. Either way the handler's signal
+   * aborts, so nothing waits on the body any longer.
+   */
+  #bodyDeadline(request: Parameters<RequestListener>[0], response: Parameters<RequestListener>[1]): void {
+    if (request.readableEnded) return;
+    const timer = setTimeout(() => {
+      this.#options.onBodyTimeout?.();
+      if (request instanceof http2.Http2ServerRequest) request.stream.close(http2.constants.NGHTTP2_CANCEL);
+      else request.socket.destroy();
+    }, this.#options.requestBodyTimeoutMs);
+    const clear = () => clearTimeout(timer);
+    request.once("end", clear);
+    response.once("close", clear);
+  }
+
   #route(socket: net.Socket): void {
     socket.setNoDelay(true);
-    socket.setTimeout(this.#options.firstBytesTimeoutMs, () => socket.destroy());
+    socket.setTimeout(this.#options.headersTimeoutMs, () => socket.destroy());
     let received: Buffer = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
@@ -127,10 +211,19 @@ export class OnePortServer {
       socket.pause();
       socket.unshift(received);
       if (looksLikeHttp2) {
-        this.#http2.emit("connection", socket); // the session reads the buffer on the next tick
+        this.#handingOver = socket;
+        try {
+          this.#http2.emit("connection", socket); // the session reads the buffer on the next tick
+        } finally {
+          this.#handingOver = undefined;
+        }
       } else {
         this.#http1Requests.set(socket, 0);
-        socket.once("close", () => this.#http1Requests.delete(socket));
+        socket.once("close", () => {
+          this.#http1Requests.delete(socket);
+          this.#clearHeadersDeadline(socket);
+        });
+        this.#armHeadersDeadline(socket, this.#options.headersTimeoutMs);
         this.#http1!.emit("connection", socket);
         socket.resume();
       }
@@ -138,4 +231,9 @@ export class OnePortServer {
     socket.on("data", onData);
     socket.on("error", () => socket.destroy());
   }
+}
+
+/** The TCP socket under a TLS socket (Node keeps it as `_parent`), or the socket itself. */
+function rawSocketOf(socket: net.Socket): net.Socket {
+  return (socket as net.Socket & { _parent?: net.Socket })._parent ?? socket;
 }

@@ -9,59 +9,11 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { RegistryService, WatchRequestSchema } from "@im-core/proto";
 import { Health, HealthCheckResponse_ServingStatus } from "@im-core/proto/grpc/health/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger } from "../logger.js";
 import { TokenTable } from "../security/tokens.js";
-import type { ServerSettings } from "../settings.js";
-import { createServiceServer, type ServiceServer } from "./service-server.js";
+import { backend, gatewayToken, routerToken, startTestServer } from "../testing/test-server.js";
+import type { ServiceServer } from "./service-server.js";
 
-const gatewayToken = "gateway-token-0123456789";
-const routerToken = "router-token-0123456789";
-let backendUp = true;
-
-async function start(settings: Partial<ServerSettings>): Promise<{ server: ServiceServer; baseUrl: string }> {
-  const server = createServiceServer({
-    service: RegistryService,
-    accessPolicy: { Lookup: ["gateway", "router"], Register: ["gateway"], Watch: ["router"] },
-    logger: createLogger("test", "silent"),
-    settings: { shutdownGraceMs: 500, ...settings },
-    readiness: [
-      {
-        name: "etcd",
-        check: async () => {
-          if (!backendUp) throw new Error("connection refused");
-        },
-      },
-    ],
-    routes: (router, { draining }) =>
-      router.service(RegistryService, {
-        lookup: async (request) => {
-          if (request.userId === "hang") await new Promise(() => {});
-          return { devices: [], revision: 1n };
-        },
-        register: async () => ({ leaseId: 1n, ttlSeconds: 90, evicted: [] }),
-        async *watch(request, context) {
-          yield { events: [], revision: 1n };
-          if (request.userIds.includes("flood")) {
-            // Far more than HTTP/2 flow control lets through to a client that does not read.
-            const location = { userId: "u".repeat(200), deviceId: "d", gatewayNode: "g" };
-            for (let revision = 2n; !context.signal.aborted; revision++) {
-              yield {
-                events: Array.from({ length: 100 }, () => ({ type: 1, location, revision })),
-                revision,
-              };
-            }
-          }
-          await new Promise<void>((resolve) => {
-            draining.addEventListener("abort", () => resolve());
-            context.signal.addEventListener("abort", () => resolve());
-          });
-        },
-      }),
-  });
-  const { port } = await server.listen(0, "127.0.0.1");
-  return { server, baseUrl: `http://127.0.0.1:${port}` };
-}
-
+const start = startTestServer;
 const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 
 describe("who may call what", () => {
@@ -71,7 +23,7 @@ describe("who may call what", () => {
   beforeAll(async () => {
     ({ server, baseUrl } = await start({
       tokens: new TokenTable([
-        { token: gatewayToken, role: "gateway" },
+        { token: gatewayToken, role: "gateway", gatewayNodes: "any" },
         { token: routerToken, role: "router" },
       ]),
     }));
@@ -202,23 +154,28 @@ describe("limits", () => {
 
   it("counts calls by method and code in /metrics", async () => {
     await client.lookup({ userId: "u" });
-    const text = await (await fetch(`${baseUrl}/metrics`)).text();
-    expect(text).toMatch(
-      /rpc_calls_total\{method="Lookup",code="ok",service="im.registry.v1.RegistryService"\} \d+/,
-    );
+    // /metrics is rendered at most once a second: a render before this call is served until then.
+    const scrape = async () => (await fetch(`${baseUrl}/metrics`)).text();
+    await expect
+      .poll(scrape, { timeout: 3_000 })
+      .toMatch(/rpc_calls_total\{method="Lookup",code="ok",service="im.registry.v1.RegistryService"\} \d+/);
+    const text = await scrape();
     expect(text).toMatch(/rpc_calls_total\{method="Lookup",code="deadline_exceeded",service="[^"]+"\} \d+/);
     expect(text).toContain("rpc_duration_seconds_bucket");
   });
 
   it("reports NOT_SERVING through gRPC health while a backend is down", async () => {
     const health = createClient(Health, createGrpcTransport({ baseUrl }));
-    backendUp = false;
+    backend.up = false;
     try {
-      await expect(health.check({ service: "im.registry.v1.RegistryService" })).resolves.toMatchObject({
-        status: HealthCheckResponse_ServingStatus.NOT_SERVING,
-      });
+      // Readiness is probed in the background (every second): the next probe sees the backend down.
+      await expect
+        .poll(async () => (await health.check({ service: "im.registry.v1.RegistryService" })).status, {
+          timeout: 3_000,
+        })
+        .toBe(HealthCheckResponse_ServingStatus.NOT_SERVING);
     } finally {
-      backendUp = true;
+      backend.up = true;
     }
     await expect(health.check({ service: "nope" })).rejects.toMatchObject({ code: Code.NotFound });
   });

@@ -120,18 +120,21 @@ describe("one port for every protocol", () => {
   });
 
   it("reports unready while a backend is down, naming it", async () => {
+    // Readiness answers the last background probe (one a second): poll until a probe saw the change.
+    const readyz = async () => {
+      const response = await fetch(`${baseUrl}/readyz`);
+      return { status: response.status, body: await response.json() };
+    };
     backendUp = false;
     try {
-      const response = await fetch(`${baseUrl}/readyz`);
-      expect(response.status).toBe(503);
-      expect(await response.json()).toEqual({
-        ready: false,
-        checks: { backend: "unavailable: connection refused" },
+      await expect.poll(readyz, { timeout: 3_000 }).toEqual({
+        status: 503,
+        body: { ready: false, checks: { backend: "unavailable: connection refused" } },
       });
     } finally {
       backendUp = true;
     }
-    expect((await fetch(`${baseUrl}/readyz`)).status).toBe(200);
+    await expect.poll(async () => (await readyz()).status, { timeout: 3_000 }).toBe(200);
   });
 });
 

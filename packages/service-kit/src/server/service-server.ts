@@ -3,21 +3,36 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import type net from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
-import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { type ConnectRouter, createContextValues, type Interceptor } from "@connectrpc/connect";
 import { errorMappingInterceptor } from "../errors.js";
-import { checkReadiness, type ReadinessCheck } from "../health.js";
+import type { ReadinessCheck } from "../health.js";
 import { deadlineInterceptor } from "../limits/deadline-interceptor.js";
 import { StalledStreamReaper } from "../limits/stalled-streams.js";
 import { streamLimitInterceptor } from "../limits/stream-limit-interceptor.js";
+import { withTimerSafeDeadline } from "../limits/timer-safe-deadline.js";
 import type { Logger } from "../logger.js";
 import { Health, registerHealthService } from "../observability/health-service.js";
 import { ServiceMetrics } from "../observability/metrics.js";
+import { MetricsTextCache } from "../observability/metrics-text-cache.js";
+import {
+  type CountCall,
+  countingProtocolRejections,
+  countUnknownMethod,
+} from "../observability/protocol-rejections.js";
+import { CachedReadiness } from "../observability/readiness.js";
 import { requestLogInterceptor } from "../observability/request-log.js";
-import { type AccessPolicy, authInterceptor } from "../security/auth-interceptor.js";
+import {
+  type AccessPolicy,
+  authenticate,
+  callerKey,
+  refusalInterceptor,
+} from "../security/auth-interceptor.js";
 import { createCors } from "../security/cors.js";
 import { defaultLimits, type ServerSettings } from "../settings.js";
 import { OnePortServer } from "./one-port.js";
+import { queryEncodingInterceptor, requestJsonOptions } from "./request-decoding.js";
+import { createRpcHandler } from "./rpc-handler.js";
+import { wrapHandlers } from "./wrap-handlers.js";
 
 export interface ServiceServerOptions {
   /** The service this server exposes (for the gRPC health service and metrics). */
@@ -33,7 +48,12 @@ export interface ServiceServerOptions {
   settings?: Partial<ServerSettings>;
   /** Metrics registry the app adds its own gauges to; one is made when omitted. */
   metrics?: ServiceMetrics;
+  /** Bound of each readiness check (default 1 s). */
   readinessTimeoutMs?: number;
+  /** Pause between readiness probes, whose last report `/readyz` and gRPC health answer (default 1 s). */
+  readinessRefreshMs?: number;
+  /** How long one render of `/metrics` is served to every scrape (default 1 s). */
+  metricsMaxAgeMs?: number;
 }
 
 export interface ServiceServer {
@@ -57,8 +77,8 @@ function send(response: Response, status: number, contentType: string, body: str
 /**
  * Builds the HTTP server of one service: Connect, gRPC and gRPC-Web on one port, the standard gRPC
  * health service, `GET /healthz` (alive), `GET /readyz` (backends answer) and `GET /metrics`
- * (Prometheus). Calls pass, outermost first: metrics, request log, error mapping, auth, deadline,
- * stream limit.
+ * (Prometheus). Calls pass, outermost first: metrics, request log, error mapping, auth, GET query
+ * encoding, deadline, stream limit.
  */
 export function createServiceServer(options: ServiceServerOptions): ServiceServer {
   const settings = {
@@ -68,35 +88,68 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
     corsAllowedOrigins: [],
     ...options.settings,
   };
-  const readinessTimeoutMs = options.readinessTimeoutMs ?? 1_000;
   const metrics = options.metrics ?? new ServiceMetrics(options.service.typeName);
   const draining = new AbortController();
-  const hardStop = new AbortController();
-  // Every call in flight listens on these (Connect links each handler's signal to the shutdown
-  // signal; each Watch stream to draining): many listeners are expected, not a leak.
-  setMaxListeners(0, draining.signal, hardStop.signal);
+  // Every Watch stream listens on `draining`: many listeners are expected, not a leak.
+  setMaxListeners(0, draining.signal);
+  const readinessProbe = new CachedReadiness(options.readiness, {
+    timeoutMs: options.readinessTimeoutMs ?? 1_000,
+    refreshMs: options.readinessRefreshMs ?? 1_000,
+  });
   const readiness = () =>
     draining.signal.aborted
       ? Promise.resolve({ ready: false, checks: {}, draining: true })
-      : checkReadiness(options.readiness, readinessTimeoutMs);
+      : readinessProbe.report();
+  const metricsText = new MetricsTextCache(
+    () => metrics.registry.metrics(),
+    options.metricsMaxAgeMs ?? 1_000,
+  );
+  const countCall: CountCall = (method, code) => metrics.countRejectedCall(method, code);
 
+  const { tokens } = settings;
+  const openServices = new Set([Health.typeName]);
   const interceptors: Interceptor[] = [
     metrics.interceptor(),
     requestLogInterceptor(options.logger),
     errorMappingInterceptor((error) => metrics.noteError(error)),
-    ...(settings.tokens ? [authInterceptor(settings.tokens, options.accessPolicy, [Health])] : []),
+    ...(tokens ? [refusalInterceptor()] : []),
+    queryEncodingInterceptor(),
     deadlineInterceptor(settings.defaultCallTimeoutMs),
-    streamLimitInterceptor(settings.maxStreams, (open) => metrics.openStreams.set(open)),
+    streamLimitInterceptor(settings, (open) => metrics.openStreams.set(open)),
   ];
-  const rpc = connectNodeAdapter({
+  // No shutdown signal for Connect to link every call to: a long-lived signal would collect a listener per
+  // call. Past the grace period, close() destroys the connections, which aborts every call still running.
+  const rpc = createRpcHandler({
     routes: (router) => {
       options.routes(router, { draining: draining.signal });
       registerHealthService(router, [options.service.typeName], async () => (await readiness()).ready);
+      wrapHandlers(router, (handler) =>
+        countingProtocolRejections(handler.method.name, withTimerSafeDeadline(handler), countCall),
+      );
     },
     interceptors,
-    shutdownSignal: hardStop.signal,
     readMaxBytes: settings.maxRequestBytes,
     maxTimeoutMs: settings.maxCallTimeoutMs,
+    // Requests must be UTF-8 and name known enum values: refused, never repaired or dropped.
+    jsonOptions: requestJsonOptions,
+    ...(tokens
+      ? {
+          admit: (method, request) => {
+            const outcome = authenticate(
+              tokens,
+              options.accessPolicy,
+              openServices,
+              method,
+              request.headers.authorization,
+            );
+            return outcome && "caller" in outcome
+              ? { values: createContextValues().set(callerKey, outcome.caller) }
+              : outcome;
+          },
+        }
+      : {}),
+    onHandlerError: (method, reason) =>
+      options.logger.warn({ err: reason, rpc: method.name }, "handler failed after its response started"),
   });
   const applyCors = createCors(settings.corsAllowedOrigins);
   const streamingPaths = new Set(
@@ -126,7 +179,7 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
         },
       );
     } else if (request.method === "GET" && path === "/metrics") {
-      metrics.registry.metrics().then(
+      metricsText.text().then(
         (text) => send(response, 200, metrics.registry.contentType, text),
         (error: unknown) => {
           options.logger.error({ err: error }, "collecting metrics failed");
@@ -135,26 +188,47 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
       );
     } else {
       if (path !== undefined && streamingPaths.has(path)) reaper.track(response);
-      rpc(request, response);
+      if (rpc.methodAt(path ?? "") === undefined) countUnknownMethod(countCall);
+      rpc.handle(request, response, path ?? "");
     }
   };
 
+  const shedConnections = metrics.counter(
+    "connections_shed_total",
+    "Connections refused, or idle ones closed for them, to stay within MAX_CONNECTIONS / MAX_CONNECTIONS_PER_PEER.",
+  );
+  const bodyTimeouts = metrics.counter(
+    "requests_body_timeouts_total",
+    "Requests cut because their body did not arrive within REQUEST_BODY_TIMEOUT_MS.",
+  );
   const server = new OnePortServer(onRequest, {
-    firstBytesTimeoutMs: 10_000,
+    headersTimeoutMs: settings.headersTimeoutMs,
+    requestBodyTimeoutMs: settings.requestBodyTimeoutMs,
     idleTimeoutMs: 60_000,
+    maxStreamsPerConnection: settings.maxStreamsPerConnection,
+    connections: {
+      maxConnections: settings.maxConnections,
+      maxConnectionsPerPeer: settings.maxConnectionsPerPeer,
+    },
+    onConnectionShed: () => shedConnections.inc(),
+    onBodyTimeout: () => bodyTimeouts.inc(),
     ...(settings.tls ? { tls: settings.tls } : {}),
   });
+  metrics.gauge(
+    "connections_open",
+    "Connections open on this instance (MAX_CONNECTIONS).",
+    () => server.connections,
+  );
 
   return {
     metrics,
     listen: (port, host) => server.listen(port, host),
     async close() {
       draining.abort();
-      const cutOff = setTimeout(() => hardStop.abort(), settings.shutdownGraceMs);
+      readinessProbe.close();
       try {
-        await server.close(settings.shutdownGraceMs + 1_000);
+        await server.close(settings.shutdownGraceMs);
       } finally {
-        clearTimeout(cutOff);
         reaper.close();
       }
     },

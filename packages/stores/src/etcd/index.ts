@@ -2,4 +2,5 @@ export type * from "../devices.js";
 export { decodeValue, encodeValue, type StoredValue } from "./codec.js";
 export type { DeviceWrite, UnregisterInput, WriteOutcome } from "./devices.js";
 export { DEFAULT_ROOT, decodeSegment, encodeSegment, KeyLayout } from "./keys.js";
+export type { LeaseGrant } from "./leases.js";
 export { EtcdRegistryStore, type EtcdRegistryStoreOptions } from "./registry-store.js";

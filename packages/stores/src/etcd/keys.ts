@@ -21,10 +21,17 @@ export function decodeSegment(segment: string): string {
 
 export class KeyLayout {
   readonly devicesPrefix: string;
+  /** `<root>leases/<lease id>`: the gateway node a lease was granted to, attached to the lease itself. */
+  readonly leasesPrefix: string;
 
   constructor(root: string = DEFAULT_ROOT) {
     if (!root.endsWith("/")) throw new Error(`etcd key root must end with "/": ${root}`);
     this.devicesPrefix = `${root}devices/`;
+    this.leasesPrefix = `${root}leases/`;
+  }
+
+  leaseKey(leaseId: bigint): string {
+    return `${this.leasesPrefix}${leaseId}`;
   }
 
   userPrefix(userId: string): string {

@@ -101,7 +101,7 @@ describe.concurrent("registry store properties (real etcd)", () => {
         const mirror = new DeviceMirror(store);
         await mirror.start(AbortSignal.timeout(5_000));
         // Two shared long leases (revocable); "own" leases are 1 s and expire on "expire".
-        const shared = [await store.grantLease(60), await store.grantLease(60)];
+        const shared = [await store.grantLease(60, "gw"), await store.grantLease(60, "gw")];
         const model = new Map<string, { gateway: string; lease: bigint }>();
         const key = (u: number, d: number) => `${users[u]}/${devices[d]}`;
         try {

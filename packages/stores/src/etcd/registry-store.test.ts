@@ -23,11 +23,14 @@ describe.concurrent("etcd registry store", () => {
     expect(where((await store.readUser("u/1")).entries)).toEqual(where(entries));
   });
 
-  it("puts on a shared lease and revokes it at once; a gone lease is not_found everywhere", async () => {
+  it("records who a lease was granted to, puts on it, revokes it at once; a gone lease is not_found everywhere", async () => {
     const store = etcd.store();
-    const { leaseId, ttlSeconds } = await store.grantLease(30);
+    const { leaseId, ttlSeconds } = await store.grantLease(30, "gw");
     expect(ttlSeconds).toBe(30);
-    expect(await store.grantedTtl(leaseId)).toBe(30);
+    expect(await store.grantOf(leaseId)).toEqual({ ttlSeconds: 30, owner: "gw" });
+    // Recorded in etcd, not only in this instance's memory.
+    const other = etcd.store({ keyRoot: store.layout.leasesPrefix.replace(/leases\/$/, "") });
+    expect(await other.grantOf(leaseId)).toEqual({ ttlSeconds: 30, owner: "gw" });
     await putDevice(store, { userId: "a", deviceId: "d", gatewayNode: "gw", leaseId });
     await putDevice(store, { userId: "b", deviceId: "d", gatewayNode: "gw", leaseId });
     expect((await store.lookup(["a", "b"])).entries.map((e) => e.leaseId)).toEqual([leaseId, leaseId]);
@@ -35,7 +38,7 @@ describe.concurrent("etcd registry store", () => {
     expect((await store.lookup(["a", "b"])).entries).toEqual([]);
     expect(await kindOf(store.revokeLease(leaseId))).toBe("not_found");
     expect(await kindOf(store.renew(leaseId))).toBe("not_found");
-    expect(await kindOf(store.grantedTtl(leaseId))).toBe("not_found");
+    expect(await kindOf(store.grantOf(leaseId))).toBe("not_found");
     expect(await kindOf(putDevice(store, { userId: "a", deviceId: "d", gatewayNode: "gw", leaseId }))).toBe(
       "not_found",
     );
@@ -55,7 +58,7 @@ describe.concurrent("etcd registry store", () => {
 
   it("writes only if the user's devices did not change since the view, evicting in the same transaction", async () => {
     const store = etcd.store();
-    const { leaseId } = await store.grantLease(60);
+    const { leaseId } = await store.grantLease(60, "gw");
     await putDevice(store, { userId: "u", deviceId: "old", gatewayNode: "gw", leaseId });
     const view = await store.readUser("u");
     await putDevice(store, { userId: "u", deviceId: "other", gatewayNode: "gw", leaseId });
@@ -82,7 +85,7 @@ describe.concurrent("etcd registry store", () => {
 
   it("a write whose txn committed but whose answer was lost is reported as written, once", async () => {
     const store = etcd.store();
-    const { leaseId } = await store.grantLease(60);
+    const { leaseId } = await store.grantLease(60, "gw");
     await putDevice(store, { userId: "u", deviceId: "old", gatewayNode: "gw", leaseId });
     const view = await store.readUser("u");
     // A client of its own whose first txn commits and then "loses" its answer (as when the leader changes).
@@ -124,7 +127,7 @@ describe.concurrent("etcd registry store", () => {
 
   it("looks up more users than one etcd txn may read, at one revision", async () => {
     const store = etcd.store();
-    const { leaseId } = await store.grantLease(60);
+    const { leaseId } = await store.grantLease(60, "gw");
     const users = Array.from({ length: 300 }, (_, i) => `user-${i}`);
     await Promise.all(
       users.map((u) => putDevice(store, { userId: u, deviceId: "d", gatewayNode: "gw", leaseId })),

@@ -4,7 +4,7 @@ import type { CallOptions, DeviceSnapshot, MirrorSource, WatchHandle, WatchSink 
 import { connectEtcd, type Deadline, deadlineFrom } from "./client.js";
 import * as devices from "./devices.js";
 import { KeyLayout } from "./keys.js";
-import { Leases } from "./leases.js";
+import { type LeaseGrant, Leases } from "./leases.js";
 import * as reads from "./reads.js";
 import { watchDevices } from "./watch.js";
 
@@ -31,7 +31,7 @@ export class EtcdRegistryStore implements MirrorSource {
   constructor(options: EtcdRegistryStoreOptions) {
     this.layout = new KeyLayout(options.keyRoot);
     this.#etcd = connectEtcd(options.endpoints);
-    this.#leases = new Leases(this.#etcd);
+    this.#leases = new Leases(this.#etcd, this.layout);
     this.#callTimeoutMs = options.callTimeoutMs ?? 5_000;
   }
 
@@ -39,17 +39,34 @@ export class EtcdRegistryStore implements MirrorSource {
     this.#etcd.close();
   }
 
+  /** Longest one call may take (`callTimeoutMs`); see `CallOptions.until` for several calls. */
+  get callTimeoutMs(): number {
+    return this.#callTimeoutMs;
+  }
+
   #deadline(options?: CallOptions): Deadline {
-    return deadlineFrom(this.#callTimeoutMs, options?.signal);
+    const timeoutMs = Math.min(
+      this.#callTimeoutMs,
+      (options?.until ?? Number.POSITIVE_INFINITY) - Date.now(),
+    );
+    return deadlineFrom(timeoutMs, options?.signal);
   }
 
-  grantLease(ttlSeconds: number, options?: CallOptions): Promise<{ leaseId: bigint; ttlSeconds: number }> {
-    return this.#leases.grant(ttlSeconds, this.#deadline(options));
+  /** A lease granted to the gateway node `owner` (recorded with the lease, see `grantOf`). */
+  grantLease(
+    ttlSeconds: number,
+    owner: string,
+    options?: CallOptions,
+  ): Promise<{ leaseId: bigint; ttlSeconds: number }> {
+    return this.#leases.grant(ttlSeconds, owner, this.#deadline(options));
   }
 
-  /** The TTL the lease was granted with; `not_found` once it expired or was revoked. */
-  grantedTtl(leaseId: bigint, options?: CallOptions): Promise<number> {
-    return this.#leases.grantedTtl(leaseId, this.#deadline(options));
+  /**
+   * The TTL the lease was granted with and the gateway node it was granted to (undefined for a lease
+   * granted before owners were recorded); `not_found` once it expired or was revoked.
+   */
+  grantOf(leaseId: bigint, options?: CallOptions): Promise<LeaseGrant> {
+    return this.#leases.grantOf(leaseId, this.#deadline(options));
   }
 
   /** One keep-alive; answers the TTL left after it, `not_found` once the lease is gone. */

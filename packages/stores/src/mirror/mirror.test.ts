@@ -40,7 +40,7 @@ describe.concurrent("DeviceMirror over etcd", () => {
     const mirror = new DeviceMirror(store);
     await mirror.start(AbortSignal.timeout(5_000));
     try {
-      const { leaseId } = await store.grantLease(60);
+      const { leaseId } = await store.grantLease(60, "gw");
       let stop = false;
       // Other writers of this instance keep moving the write floor up.
       const writers = Array.from({ length: 4 }, async (_, w) => {
@@ -86,7 +86,7 @@ describe.concurrent("DeviceMirror over etcd", () => {
       const feed = mirror.subscribe(undefined, undefined, () => overflows++)!;
       expect(mirror.stats().subscribers).toBe(1);
       expect(mirror.subscribe(mirror.revision + 2)).toBeUndefined(); // ahead of it: only etcd can judge
-      const { leaseId } = await store.grantLease(60);
+      const { leaseId } = await store.grantLease(60, "gw");
       for (let i = 0; i < 8; i++)
         await putDevice(store, { userId: `u${i}`, deviceId: "d", gatewayNode: "gw", leaseId });
       await eventually(() => expect(mirror.stats().subscribers).toBe(0));

@@ -58,6 +58,35 @@ describe("MySQL sequence backup", () => {
     await pool.end();
   });
 
+  it("reservations that create counters hold at most half the slots; the others always find one", async () => {
+    const { pool, backup: b } = await backup();
+    const limited = new MySqlSequenceBackup(pool, { maxLocks: 4 });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let seedsInside = 0;
+    const seeds = Array.from({ length: 10 }, (_, i) =>
+      limited.locked(
+        // Distinct from the first characters on: the lock name keeps only the id's head.
+        `${i}`.padEnd(64, "f"),
+        async () => {
+          seedsInside += 1;
+          await held;
+        },
+        { seed: true },
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(seedsInside).toBe(2);
+    // A reservation for a live counter gets a slot at once, however many seeds wait.
+    const started = performance.now();
+    await limited.locked("live".padEnd(64, "0"), async () => {});
+    expect(performance.now() - started).toBeLessThan(1_000);
+    release();
+    await Promise.all(seeds);
+    expect(seedsInside).toBe(10);
+    await pool.end();
+  });
+
   it("reservations of one conversation are serialised across instances, lock held through apply", async () => {
     const { pool, backup: b } = await backup();
     const epoch = await b.epochFor("run-a");

@@ -70,6 +70,12 @@ export const RESERVED_HEADROOM = 2;
 export interface LockOptions {
   /** Ends the wait for a free connection (the call's deadline or cancellation). */
   signal?: AbortSignal;
+  /**
+   * A reservation that creates a counter (a conversation's first touch, or one lost with Redis). These
+   * hold at most half the slots, so a flood of new conversations never takes every connection from the
+   * conversations that only need more room.
+   */
+  seed?: boolean;
 }
 
 /**
@@ -83,10 +89,12 @@ export class MySqlSequenceBackup {
   readonly #timeoutMs: number;
   readonly #onReserve: SequenceBackupOptions["onReserve"];
   readonly #slots: Slots;
+  readonly #seedSlots: Slots;
 
   constructor(pool: Pool, opts: SequenceBackupOptions = {}) {
     this.#pool = pool;
     this.#slots = new Slots(opts.maxLocks ?? Math.max(1, connectionLimitOf(pool) - RESERVED_HEADROOM));
+    this.#seedSlots = new Slots(Math.max(1, Math.floor(this.#slots.limit / 2)));
     this.#db = drizzle({ client: pool });
     this.#lockTimeoutSeconds = opts.lockTimeoutSeconds ?? 5;
     this.#timeoutMs = opts.timeoutMs ?? 5_000;
@@ -166,11 +174,16 @@ export class MySqlSequenceBackup {
    */
   async locked<T>(id: string, work: (reserve: Reserve) => Promise<T>, opts: LockOptions = {}): Promise<T> {
     // At most `maxLocks` connections held for locks: the rest wait here, not in the pool's queue.
-    const release = await this.#slots.acquire(opts.signal);
+    const releaseSeed = opts.seed ? await this.#seedSlots.acquire(opts.signal) : undefined;
     try {
-      return await this.#locked(id, work);
+      const release = await this.#slots.acquire(opts.signal);
+      try {
+        return await this.#locked(id, work);
+      } finally {
+        release();
+      }
     } finally {
-      release();
+      releaseSeed?.();
     }
   }
 
@@ -193,6 +206,7 @@ export class MySqlSequenceBackup {
       // The server cannot be reached: those waiting for a slot would only find the same, one
       // slot at a time (a hung server: timeoutMs each). Fail them now.
       this.#slots.failWaiting(error);
+      this.#seedSlots.failWaiting(error);
       throw error;
     }
     // A connection left in an unknown state (a query failed or overran) is dropped, never reused;

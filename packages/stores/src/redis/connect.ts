@@ -19,7 +19,8 @@ function safeOptions(opts: RedisConnectOptions): RedisOptions {
     enableAutoPipelining: true,
     connectTimeout: opts.connectTimeoutMs ?? 2_000,
     commandTimeout: opts.commandTimeoutMs ?? 2_000,
-    retryStrategy: (attempt) => backoff(attempt, 25, 1_000),
+    // ioredis counts reconnection attempts from 1.
+    retryStrategy: (attempt) => backoff(attempt - 1, 25, 1_000),
   };
 }
 

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { type EtcdServer, forFile, startEtcd } from "@im-core/testkit";
+import { type EtcdServer, startEtcd } from "@im-core/testkit";
+import { forFile } from "@im-core/testkit/vitest";
 import { afterAll } from "vitest";
 import type { DeviceEntry } from "../devices.js";
 import { EtcdRegistryStore, type EtcdRegistryStoreOptions } from "../etcd/registry-store.js";
@@ -40,7 +41,8 @@ export async function putDevice(
   store: EtcdRegistryStore,
   device: { userId: string; deviceId: string; gatewayNode: string; leaseId?: bigint; ttlSeconds?: number },
 ): Promise<{ leaseId: bigint; revision: number; connectedAtMs: number }> {
-  const leaseId = device.leaseId ?? (await store.grantLease(device.ttlSeconds ?? 60)).leaseId;
+  const leaseId =
+    device.leaseId ?? (await store.grantLease(device.ttlSeconds ?? 60, device.gatewayNode)).leaseId;
   for (;;) {
     const { revision: unchangedSince } = await store.readUser(device.userId);
     const connectedAtMs = Date.now();

@@ -15,6 +15,11 @@
 // Errors common to every RPC: INVALID_ARGUMENT (bad input, the message names the field),
 // UNAVAILABLE (etcd unreachable within the call's deadline; safe to retry),
 // UNAUTHENTICATED / PERMISSION_DENIED (missing token / role not allowed).
+//
+// A gateway's token names the gateway nodes it acts for. GrantLease, Register, Renew, Unregister and
+// RevokeLease answer PERMISSION_DENIED, and change nothing, when the request names another gateway
+// node, or a lease that was not granted to one of the token's nodes; a token bound to nodes must set
+// Unregister's `gateway_node`. A token for any node (`*`) is not restricted.
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
@@ -500,7 +505,9 @@ export const RegistryService: GenService<{
   /**
    * Grants a lease that a gateway shares across all its devices, so one Renew keeps them all alive
    * and etcd load grows with gateways, not devices. Keep at most ~1,000 entries on one lease.
-   * `ttl_seconds` 0 means the service default (REGISTRY_TTL_SECONDS, 90 s); at most 86,400.
+   * `ttl_seconds` 0 means the service default (REGISTRY_TTL_SECONDS, 90 s); at most 86,400. The lease
+   * belongs to `gateway_node`. Errors: RESOURCE_EXHAUSTED past the token's rate of lease grants
+   * (REGISTRY_LEASE_GRANT_RATE), with a `retry-after-ms` header.
    *
    * @generated from rpc im.registry.v1.RegistryService.GrantLease
    */
@@ -516,7 +523,7 @@ export const RegistryService: GenService<{
    * Errors: NOT_FOUND if `lease_id` names a lease that does not exist (expired or revoked);
    * RESOURCE_EXHAUSTED if the user already has REGISTRY_MAX_DEVICES other devices and the policy is
    * `reject`. With policy `evict_oldest` the oldest devices are removed in the same etcd transaction
-   * and returned in `evicted`.
+   * and returned in `evicted`. A Register without `lease_id` counts against the token's lease grants.
    *
    * @generated from rpc im.registry.v1.RegistryService.Register
    */

@@ -393,7 +393,8 @@ export const SequenceService: GenService<{
   /**
    * Next for many conversations in one call (at most 1,000 items), answered in request order with
    * the same guarantees as Next for every item. A conversation may appear more than once: its
-   * ranges then follow each other in request order. The call fails as a whole on bad input.
+   * ranges then follow each other in request order. The call fails as a whole on bad input,
+   * including INVALID_ARGUMENT when the items ask for more than 100,000 numbers in all.
    *
    * @generated from rpc im.sequence.v1.SequenceService.BatchNext
    */

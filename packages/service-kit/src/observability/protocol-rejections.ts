@@ -1,0 +1,89 @@
+import { Code, type ContextValues, createContextKey, createContextValues } from "@connectrpc/connect";
+import type { UniversalHandlerFn, UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { codeFromHttpStatus, codeFromString } from "@connectrpc/connect/protocol-connect";
+
+/**
+ * Calls Connect answers before any interceptor runs (a body over MAX_REQUEST_BYTES, one that does not
+ * parse, an unsupported content type or HTTP method, a deadline above the maximum) never reach the
+ * metrics interceptor. These helpers count them in `rpc_calls_total` too, once each: the metrics
+ * interceptor marks the calls it counted in their context values, and a wrapper around each method's
+ * handler reads the code of every answer that is not marked.
+ */
+const countedKey = createContextKey(false, { description: "counted by the metrics interceptor" });
+
+/** For the metrics interceptor: this call is counted, the handler wrapper must not count it again. */
+export function markCounted(contextValues: ContextValues): void {
+  contextValues.set(countedKey, true);
+}
+
+/** Counts one call of `method` (a method name, or "unknown") answered with `code`. */
+export type CountCall = (method: string, code: Code) => void;
+
+/** `handler` of `method`, counting the calls it answers without running the interceptors. */
+export function countingProtocolRejections(
+  method: string,
+  handler: UniversalHandlerFn,
+  count: CountCall,
+): UniversalHandlerFn {
+  return async (request) => {
+    // Connect makes the call's context values from these; without any it would make its own, unseen here.
+    const contextValues = request.contextValues ?? createContextValues();
+    const response = await handler(request.contextValues ? request : { ...request, contextValues });
+    // Settled by now: the handler resolves with the first bytes of its answer, which come after the
+    // interceptors for a call that reached them.
+    if (contextValues.get(countedKey)) return response;
+    if (response.body === undefined) {
+      count(method, codeFromHttpStatus(response.status));
+      return response;
+    }
+    return { ...response, body: readingTheCode(response, response.body, (code) => count(method, code)) };
+  };
+}
+
+/** How much of an uncounted answer is kept to read its code: an error answer is a few hundred bytes. */
+const KEPT_BYTES = 4_096;
+
+/** The body passed through unchanged; once it ended, `record` gets the code the answer carried. */
+async function* readingTheCode(
+  response: UniversalServerResponse,
+  body: AsyncIterable<Uint8Array>,
+  record: (code: Code) => void,
+): AsyncIterable<Uint8Array> {
+  const kept: Uint8Array[] = [];
+  let keptBytes = 0;
+  try {
+    for await (const chunk of body) {
+      if (keptBytes < KEPT_BYTES) {
+        kept.push(chunk);
+        keptBytes += chunk.byteLength;
+      }
+      yield chunk;
+    }
+  } finally {
+    record(answerCode(response, Buffer.concat(kept)));
+  }
+}
+
+/**
+ * The code of an answer without a message: gRPC's `grpc-status` trailer, gRPC-Web's trailer frame,
+ * Connect's error JSON (unary) or end-of-stream JSON (streams); else what a client makes of the HTTP
+ * status (Connect's and gRPC's mapping: 404 → UNIMPLEMENTED, 415 → UNKNOWN, ...).
+ */
+function answerCode(response: UniversalServerResponse, body: Buffer): Code {
+  const grpcStatus = response.trailer?.get("grpc-status") ?? response.header?.get("grpc-status");
+  if (grpcStatus != null) return Number(grpcStatus) as Code;
+  const contentType = response.header?.get("content-type") ?? "";
+  const text = (
+    contentType.includes("grpc-web-text") ? Buffer.from(body.toString(), "base64") : body
+  ).toString("latin1");
+  const trailerStatus = /grpc-status:\s*(\d+)/i.exec(text)?.[1];
+  if (trailerStatus !== undefined) return Number(trailerStatus) as Code;
+  const connectCode = /"code":\s*"([a-z_]+)"/.exec(text)?.[1];
+  const code = connectCode === undefined ? undefined : codeFromString(connectCode);
+  return code ?? codeFromHttpStatus(response.status);
+}
+
+/** For a path that names no method of the server: Connect answers 404, which clients read as UNIMPLEMENTED. */
+export function countUnknownMethod(count: CountCall): void {
+  count("unknown", Code.Unimplemented);
+}

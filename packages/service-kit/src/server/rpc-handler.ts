@@ -1,0 +1,116 @@
+import type http from "node:http";
+import http2 from "node:http2";
+import type { DescMethod } from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  type ConnectRouterOptions,
+  type ContextValues,
+  createConnectRouter,
+  createContextValues,
+} from "@connectrpc/connect";
+import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
+import {
+  compressionBrotli,
+  compressionGzip,
+  universalRequestFromNodeRequest,
+  universalResponseToNodeResponse,
+} from "@connectrpc/connect-node";
+import { refusalKey } from "../security/auth-interceptor.js";
+
+type Request = http.IncomingMessage | http2.Http2ServerRequest;
+type Response = http.ServerResponse | http2.Http2ServerResponse;
+
+export interface RpcHandlerOptions extends ConnectRouterOptions {
+  routes: (router: ConnectRouter) => void;
+  /**
+   * Decides from a call's headers alone: admitted, with values for its handler's context, or refused. A
+   * refused call never has its body read: Connect is handed an empty message instead, and the
+   * interceptors fail the call with the refusal (read from `refusalKey`).
+   */
+  admit?: (
+    method: DescMethod,
+    request: Request,
+  ) => { values: ContextValues } | { refusal: ConnectError } | undefined;
+  /** A handler failed after its response had started (e.g. a reset stream). */
+  onHandlerError?: (method: DescMethod, reason: unknown) => void;
+}
+
+export interface RpcHandler {
+  /** The method served at `path`, if any. */
+  methodAt(path: string): DescMethod | undefined;
+  handle(request: Request, response: Response, path: string): void;
+}
+
+/**
+ * Connect's Node adapter (connectNodeAdapter), built from Connect's own public parts so that a call can
+ * be refused on its headers before its body is read; everything else (protocols, encodings, errors) is
+ * Connect's.
+ */
+export function createRpcHandler(options: RpcHandlerOptions): RpcHandler {
+  const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
+  options.routes(router);
+  const handlers = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
+  return {
+    methodAt: (path) => handlers.get(path)?.method,
+    handle(request, response, path) {
+      const handler = handlers.get(path);
+      if (!handler) {
+        response.writeHead(404);
+        response.end();
+        return;
+      }
+      const admission = options.admit?.(handler.method, request);
+      const refusal = admission && "refusal" in admission ? admission.refusal : undefined;
+      const contextValues = refusal
+        ? createContextValues().set(refusalKey, refusal)
+        : admission && "values" in admission
+          ? admission.values
+          : undefined;
+      const universal = universalRequestFromNodeRequest(request, response, undefined, contextValues);
+      if (refusal) response.once("finish", () => dropUnreadBody(request));
+      handler(refusal ? withoutBody(universal) : universal)
+        .then((answer) => universalResponseToNodeResponse(answer, response))
+        .catch((reason: unknown) => {
+          if (ConnectError.from(reason).code !== Code.Aborted)
+            options.onHandlerError?.(handler.method, reason);
+        });
+    },
+  };
+}
+
+/** The request with an empty message in its own encoding in place of its body, which stays unread. */
+function withoutBody(request: UniversalServerRequest): UniversalServerRequest {
+  const header = new Headers(request.header);
+  // The stand-in is never compressed.
+  for (const name of ["content-length", "content-encoding", "connect-content-encoding", "grpc-encoding"]) {
+    header.delete(name);
+  }
+  const body = emptyMessage(header.get("content-type"));
+  return {
+    ...request,
+    header,
+    body: (async function* () {
+      yield body;
+    })(),
+  };
+}
+
+/** An empty message as a request body of the given content type (JSON `{}` or no bytes; enveloped or not). */
+export function emptyMessage(contentType: string | null): Uint8Array {
+  const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
+  const message = type.endsWith("json") ? Buffer.from("{}") : Buffer.alloc(0);
+  if (!type.startsWith("application/grpc") && !type.startsWith("application/connect+")) return message;
+  const envelope = Buffer.alloc(5 + message.length);
+  envelope.writeUInt32BE(message.length, 1);
+  message.copy(envelope, 5);
+  return type.startsWith("application/grpc-web-text") ? Buffer.from(envelope.toString("base64")) : envelope;
+}
+
+/** A refused caller that is still sending gets its stream reset, or its connection closed. */
+function dropUnreadBody(request: Request): void {
+  if (request.readableEnded) return;
+  if (request instanceof http2.Http2ServerRequest) request.stream.close(http2.constants.NGHTTP2_NO_ERROR);
+  else request.socket.destroy();
+}
