@@ -38,7 +38,7 @@ export const defaultLimits = {
   maxStreamsPerToken: 100,
   streamStallTimeoutMs: 30_000,
   shutdownGraceMs: 10_000,
-  maxStreamsPerConnection: 100,
+  maxStreamsPerConnection: 256,
   maxConnections: 10_000,
   maxConnectionsPerPeer: 1_000,
   headersTimeoutMs: 10_000,

@@ -29,38 +29,52 @@ export function countingProtocolRejections(
     // Connect makes the call's context values from these; without any it would make its own, unseen here.
     const contextValues = request.contextValues ?? createContextValues();
     const response = await handler(request.contextValues ? request : { ...request, contextValues });
-    // Settled by now: the handler resolves with the first bytes of its answer, which come after the
-    // interceptors for a call that reached them.
-    if (contextValues.get(countedKey)) return response;
+    const counted = () => contextValues.get(countedKey);
+    if (counted()) return response;
     if (response.body === undefined) {
-      count(method, codeFromHttpStatus(response.status));
+      if (!counted()) count(method, codeFromHttpStatus(response.status));
       return response;
     }
-    return { ...response, body: readingTheCode(response, response.body, (code) => count(method, code)) };
+    // Only known once the answer has ended: a streaming protocol (gRPC) resolves with its headers and
+    // runs the interceptors and the implementation as its body is read.
+    return {
+      ...response,
+      body: readingTheCode(response, response.body, counted, (code) =>
+        // A client that went away gets no answer, whatever Connect made of the cut request.
+        count(method, request.signal.aborted ? Code.Canceled : code),
+      ),
+    };
   };
 }
 
 /** How much of an uncounted answer is kept to read its code: an error answer is a few hundred bytes. */
 const KEPT_BYTES = 4_096;
 
-/** The body passed through unchanged; once it ended, `record` gets the code the answer carried. */
+/**
+ * The body passed through unchanged; once it ended, unless the interceptors counted the call meanwhile
+ * (a streaming protocol runs them as the body is read), `record` gets the code the answer carried.
+ */
 async function* readingTheCode(
   response: UniversalServerResponse,
   body: AsyncIterable<Uint8Array>,
+  counted: () => boolean,
   record: (code: Code) => void,
 ): AsyncIterable<Uint8Array> {
   const kept: Uint8Array[] = [];
   let keptBytes = 0;
+  let ended = false;
   try {
     for await (const chunk of body) {
-      if (keptBytes < KEPT_BYTES) {
+      if (keptBytes < KEPT_BYTES && !counted()) {
         kept.push(chunk);
         keptBytes += chunk.byteLength;
       }
       yield chunk;
     }
+    ended = true;
   } finally {
-    record(answerCode(response, Buffer.concat(kept)));
+    // An answer cut short was cancelled by its client (a reset stream, a closed connection).
+    if (!counted()) record(ended ? answerCode(response, Buffer.concat(kept)) : Code.Canceled);
   }
 }
 
