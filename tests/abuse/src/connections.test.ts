@@ -1,7 +1,7 @@
 import http2 from "node:http2";
 import net from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
-import { abuseStack, bearer, responsiveness, tokens } from "./support/stack.js";
+import { abuseStack, bearer, responsiveness, tokens } from "./testing/stack.js";
 
 // Small limits, so that each attack reaches them within a bounded number of sockets and streams.
 const stack = abuseStack({

@@ -3,7 +3,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { LookupRequestSchema, NextRequestSchema, RegisterRequestSchema } from "@im-core/proto";
 import { etcdJson } from "@im-core/testkit";
 import { beforeAll, describe, expect, it } from "vitest";
-import { abuseStack, bearer, tokens } from "./support/stack.js";
+import { abuseStack, bearer, tokens } from "./testing/stack.js";
 
 /**
  * Requests whose bytes are not what they claim: raw bytes that are not UTF-8 in IDs (which a lenient

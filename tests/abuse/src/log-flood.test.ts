@@ -5,8 +5,8 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { LookupRequestSchema, RegistryService, SequenceService } from "@im-core/proto";
 import { describe, expect, it } from "vitest";
-import { flood } from "./support/flood.js";
-import { abuseStack } from "./support/stack.js";
+import { flood } from "./testing/flood.js";
+import { abuseStack } from "./testing/stack.js";
 
 const stack = abuseStack();
 const CALLS = { concurrency: 50, durationMs: 10_000, maxRequests: 3_000 }; // per service

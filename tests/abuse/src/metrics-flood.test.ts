@@ -1,8 +1,8 @@
 import http from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { cpuTimeMs, flood, httpGet } from "./support/flood.js";
-import { abuseStack, responsiveness } from "./support/stack.js";
+import { cpuTimeMs, flood, httpGet } from "./testing/flood.js";
+import { abuseStack, responsiveness } from "./testing/stack.js";
 
 const stack = abuseStack();
 const FLOOD = { concurrency: 50, durationMs: 3_000, maxRequests: 30_000 };

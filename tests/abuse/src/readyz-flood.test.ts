@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { flood, httpGet } from "./support/flood.js";
-import { abuseStack, responsiveness } from "./support/stack.js";
+import { flood, httpGet } from "./testing/flood.js";
+import { abuseStack, responsiveness } from "./testing/stack.js";
 
 const stack = abuseStack();
 const conversation = { kind: { case: "groupId" as const, value: "readyz-flood" } };

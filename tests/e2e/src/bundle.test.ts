@@ -4,8 +4,8 @@ import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { join, relative } from "node:path";
 import { cleanEnv } from "@im-core/testkit";
 import { describe, expect, inject, test } from "vitest";
-import { type ConnectAnswer, connectJson } from "./support/outcome.js";
-import { httpStatus, REPO } from "./support/process.js";
+import { type ConnectAnswer, connectJson } from "./testing/outcome.js";
+import { httpStatus, REPO } from "./testing/process.js";
 
 const apps = ["registry", "sequence"] as const;
 const bundleOf = (app: (typeof apps)[number]) =>

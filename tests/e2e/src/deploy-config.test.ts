@@ -3,8 +3,8 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { loadAll } from "js-yaml";
 import { describe, expect, inject, test } from "vitest";
-import { connectJson } from "./support/outcome.js";
-import { httpStatus, REPO, startBundle } from "./support/process.js";
+import { connectJson } from "./testing/outcome.js";
+import { httpStatus, REPO, startBundle } from "./testing/process.js";
 
 const K8S = join(REPO, "infra/k8s");
 

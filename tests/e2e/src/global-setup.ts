@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { type ServiceProcess, startEtcd, startMariaDb, startRedis } from "@im-core/testkit";
 import type { TestProject } from "vitest/node";
-import { REPO, run, startBundle } from "./support/process.js";
+import { REPO, run, startBundle } from "./testing/process.js";
 
 declare module "vitest" {
   export interface ProvidedContext {

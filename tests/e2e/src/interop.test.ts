@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
-import { PROTO_DIR } from "./support/process.js";
+import { PROTO_DIR } from "./testing/process.js";
 
 /**
  * A client that shares no code with Connect: grpc-js with descriptors loaded at run time from the

@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, inject, test } from "vitest";
-import { REPO, run } from "./support/process.js";
+import { REPO, run } from "./testing/process.js";
 
 /** Every workspace package that builds a dist/: what its tarball (and so a bundle) may carry. */
 const built = [

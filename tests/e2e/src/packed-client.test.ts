@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { cleanEnv } from "@im-core/testkit";
 import { expect, inject, test } from "vitest";
-import { run } from "./support/process.js";
+import { run } from "./testing/process.js";
 
 // What a gateway author writes after `npm i @im-core/proto @bufbuild/protobuf @connectrpc/connect @connectrpc/connect-node`.
 const clientScript = `
