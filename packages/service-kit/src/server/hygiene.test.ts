@@ -4,9 +4,10 @@ import net from "node:net";
 import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { RegistryService } from "@im-core/proto";
+import { eventually } from "@im-core/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TokenTable } from "../security/tokens.js";
-import { gatewayToken, startTestServer } from "../testing/test-server.js";
+import { backend, gatewayToken, startTestServer } from "../testing/test-server.js";
 import type { ServiceServer } from "./service-server.js";
 
 const LOOKUP = "/im.registry.v1.RegistryService/Lookup";
@@ -210,6 +211,7 @@ describe("connection limits", () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
 
     // Three connections each busy with a call that hangs: the fourth has no one to take the place of.
+    const hangingBefore = backend.hanging;
     const sessions = Array.from({ length: 3 }, () => http2.connect(`http://127.0.0.1:${port}`));
     const hanging = sessions.map((session) => {
       const stream = session.request({
@@ -222,7 +224,7 @@ describe("connection limits", () => {
       stream.on("error", () => {});
       return stream;
     });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await eventually(() => expect(backend.hanging).toBe(hangingBefore + 3));
     const refused = await connect(port);
     expect(await closedWithin(refused, 2_000)).toBeLessThan(2_000);
     for (const stream of hanging) stream.close();

@@ -6,8 +6,8 @@ import type { ServerSettings } from "../settings.js";
 export const gatewayToken = "gateway-token-0123456789";
 export const routerToken = "router-token-0123456789";
 
-/** Whether the fake backend answers readiness checks. */
-export const backend = { up: true };
+/** Whether the fake backend answers readiness checks, and how many Lookups of user "hang" it holds. */
+export const backend = { up: true, hanging: 0 };
 
 /**
  * A server of the registry's service with stand-in handlers: Lookup answers at once (or never, for user
@@ -33,7 +33,10 @@ export async function startTestServer(
     routes: (router, { draining }) =>
       router.service(RegistryService, {
         lookup: async (request) => {
-          if (request.userId === "hang") await new Promise(() => {});
+          if (request.userId === "hang") {
+            backend.hanging++;
+            await new Promise(() => {});
+          }
           return { devices: [], revision: 1n };
         },
         register: async () => ({ leaseId: 1n, ttlSeconds: 90, evicted: [] }),

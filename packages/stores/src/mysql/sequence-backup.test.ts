@@ -59,7 +59,7 @@ describe("MySQL sequence backup", () => {
   });
 
   it("reservations that create counters hold at most half the slots; the others always find one", async () => {
-    const { pool, backup: b } = await backup();
+    const { pool } = await backup();
     const limited = new MySqlSequenceBackup(pool, { maxLocks: 4 });
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
