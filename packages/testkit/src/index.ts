@@ -20,6 +20,7 @@ export {
 export { eventually } from "./eventually.js";
 export { type MariaDbServer, startMariaDb } from "./mariadb.js";
 export { freePorts, HOST, isPortFree } from "./ports.js";
+export { grpcFrame, openGrpcStream, rawGrpcCall } from "./raw-grpc.js";
 export {
   type RedisCluster,
   type RedisOptions,

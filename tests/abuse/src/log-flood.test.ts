@@ -1,9 +1,10 @@
 import http2 from "node:http2";
-import { setTimeout as sleep } from "node:timers/promises";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { sleep } from "@im-core/common";
 import { LookupRequestSchema, RegistryService, SequenceService } from "@im-core/proto";
+import { rawGrpcCall } from "@im-core/testkit";
 import { describe, expect, it } from "vitest";
 import { flood } from "./testing/flood.js";
 import { abuseStack } from "./testing/stack.js";
@@ -17,26 +18,8 @@ const codeOf = (error: unknown) => Code[ConnectError.from(error).code];
 /** One raw gRPC Lookup on `session` with the given `grpc-timeout`; resolves with its grpc-status. */
 function lookupWithTimeout(session: http2.ClientHttp2Session, grpcTimeout: string): Promise<string> {
   const message = toBinary(LookupRequestSchema, create(LookupRequestSchema, { userId: "u" }));
-  const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, message.length]), message]);
-  return new Promise((resolve, reject) => {
-    const stream = session.request({
-      ":method": "POST",
-      ":path": "/im.registry.v1.RegistryService/Lookup",
-      "content-type": "application/grpc",
-      te: "trailers",
-      "grpc-timeout": grpcTimeout,
-    });
-    let status = "none";
-    stream.on("response", (headers) => {
-      if (headers["grpc-status"] !== undefined) status = String(headers["grpc-status"]);
-    });
-    stream.on("trailers", (trailers) => {
-      status = String(trailers["grpc-status"]);
-    });
-    stream.on("close", () => resolve(status));
-    stream.on("error", reject);
-    stream.resume();
-    stream.end(frame);
+  return rawGrpcCall(session, "/im.registry.v1.RegistryService/Lookup", message, {
+    "grpc-timeout": grpcTimeout,
   });
 }
 

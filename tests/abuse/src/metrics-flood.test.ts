@@ -1,5 +1,5 @@
 import http from "node:http";
-import { setTimeout as sleep } from "node:timers/promises";
+import { sleep } from "@im-core/common";
 import { describe, expect, it } from "vitest";
 import { cpuTimeMs, flood, httpGet } from "./testing/flood.js";
 import { abuseStack, responsiveness } from "./testing/stack.js";

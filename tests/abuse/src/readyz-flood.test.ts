@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from "node:timers/promises";
+import { sleep } from "@im-core/common";
 import { describe, expect, it } from "vitest";
 import { flood, httpGet } from "./testing/flood.js";
 import { abuseStack, responsiveness } from "./testing/stack.js";

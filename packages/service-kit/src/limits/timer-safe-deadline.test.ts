@@ -1,6 +1,7 @@
 import http2 from "node:http2";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { LookupRequestSchema } from "@im-core/proto";
+import { rawGrpcCall } from "@im-core/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ObservedServer, startObservedServer } from "../testing/observed-server.js";
 import { clampDeadlineHeaders, grpcTimeoutMs } from "./timer-safe-deadline.js";
@@ -31,24 +32,10 @@ describe("clampDeadlineHeaders", () => {
 });
 
 /** The grpc-status of one raw gRPC Lookup sent with `grpcTimeout`. */
-function grpcLookup(session: http2.ClientHttp2Session, grpcTimeout: string): Promise<string | undefined> {
+function grpcLookup(session: http2.ClientHttp2Session, grpcTimeout: string): Promise<string> {
   const message = toBinary(LookupRequestSchema, create(LookupRequestSchema, { userId: "u" }));
-  return new Promise((resolve, reject) => {
-    let status: string | undefined;
-    const stream = session.request({
-      ":method": "POST",
-      ":path": "/im.registry.v1.RegistryService/Lookup",
-      "content-type": "application/grpc",
-      te: "trailers",
-      "grpc-timeout": grpcTimeout,
-    });
-    stream.on("trailers", (trailers) => {
-      status = String(trailers["grpc-status"]);
-    });
-    stream.on("close", () => resolve(status));
-    stream.on("error", reject);
-    stream.resume();
-    stream.end(Buffer.concat([Buffer.from([0, 0, 0, 0, message.length]), message]));
+  return rawGrpcCall(session, "/im.registry.v1.RegistryService/Lookup", message, {
+    "grpc-timeout": grpcTimeout,
   });
 }
 

@@ -4,7 +4,7 @@ import net from "node:net";
 import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { RegistryService } from "@im-core/proto";
-import { eventually } from "@im-core/testkit";
+import { eventually, openGrpcStream } from "@im-core/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TokenTable } from "../security/tokens.js";
 import { backend, gatewayToken, startTestServer } from "../testing/test-server.js";
@@ -38,13 +38,7 @@ function unfinished(
   path: string,
   headers: http2.OutgoingHttpHeaders = {},
 ) {
-  const stream = session.request({
-    ":method": "POST",
-    ":path": path,
-    "content-type": "application/grpc",
-    te: "trailers",
-    ...headers,
-  });
+  const stream = openGrpcStream(session, path, headers);
   stream.write(Buffer.from([0, 0, 0]));
   return stream;
 }
