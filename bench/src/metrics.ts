@@ -1,4 +1,4 @@
-import { get } from "node:http";
+import { httpGet } from "@im-core/testkit";
 
 /** One sample of a Prometheus text exposition: name, labels, value. */
 export interface Sample {
@@ -20,29 +20,10 @@ export function parsePrometheus(text: string): Sample[] {
   return samples;
 }
 
-/**
- * A GET over a fresh HTTP/1.1 connection that is closed afterwards (no keep-alive pool): an idle
- * pooled connection would hold up the service's graceful shutdown for its whole grace period.
- */
-export function httpGet(url: string, timeoutMs = 5000): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = get(url, { agent: false, timeout: timeoutMs }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on("data", (c: Buffer) => chunks.push(c));
-      response.on("end", () =>
-        resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
-      );
-      response.on("error", reject);
-    });
-    request.on("timeout", () => request.destroy(new Error(`GET ${url} timed out`)));
-    request.on("error", reject);
-  });
-}
-
 /** GET <baseUrl>/metrics, parsed; an empty list when the endpoint does not answer. */
 export async function scrape(baseUrl: string): Promise<Sample[]> {
   try {
-    const { status, body } = await httpGet(`${baseUrl}/metrics`);
+    const { status, body } = await httpGet(`${baseUrl}/metrics`, { timeoutMs: 5000 });
     return status === 200 ? parsePrometheus(body) : [];
   } catch {
     return [];

@@ -1,8 +1,9 @@
 import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { ConversationType, SequenceService } from "@im-core/proto";
+import { httpGet } from "@im-core/testkit";
 import { describe, expect, it } from "vitest";
-import { codeOf, scrape, useTestSequence } from "./testing/sequence.js";
+import { codeOf, useTestSequence } from "./testing/sequence.js";
 
 const backend = useTestSequence();
 const url = () => backend.sequence.url;
@@ -179,7 +180,7 @@ describe("SequenceService over Connect and gRPC", () => {
       .toBe(true);
     await backend.sequence.backends.allocator.settle();
 
-    const text = await scrape(`${url()}/metrics`);
+    const text = (await httpGet(`${url()}/metrics`)).body;
     const value = (series: string) => {
       const line = text.split("\n").find((l) => l.startsWith(`${series} `) || l.startsWith(`${series}{`));
       return Number(line?.split(" ").at(-1));

@@ -18,6 +18,7 @@ export {
   startEtcdCluster,
 } from "./etcd.js";
 export { eventually } from "./eventually.js";
+export { type HttpGetOptions, httpGet } from "./http-get.js";
 export { type MariaDbServer, startMariaDb } from "./mariadb.js";
 export { freePorts, HOST, isPortFree } from "./ports.js";
 export { grpcFrame, openGrpcStream, rawGrpcCall } from "./raw-grpc.js";

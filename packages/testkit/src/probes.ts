@@ -1,19 +1,13 @@
-import { get } from "node:http";
 import { connect } from "node:net";
+import { httpGet } from "./http-get.js";
 import { HOST } from "./ports.js";
 
-/**
- * Whether GET `path` on 127.0.0.1:`port` answers 200. The request has a connection of its own that closes
- * after the answer: an idle pooled one (as fetch keeps) would hold up the service's graceful shutdown.
- */
+/** Whether GET `path` on 127.0.0.1:`port` answers 200 (on a connection of its own, see httpGet). */
 export function answersOk(port: number, path: string, signal: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    const request = get({ host: HOST, port, path, agent: false, signal }, (response) => {
-      response.resume();
-      resolve(response.statusCode === 200);
-    });
-    request.on("error", () => resolve(false));
-  });
+  return httpGet(`http://${HOST}:${port}${path}`, { signal }).then(
+    ({ status }) => status === 200,
+    () => false,
+  );
 }
 
 /** Whether 127.0.0.1:`port` accepts a TCP connection (for servers no HTTP/1.1 request can ask). */

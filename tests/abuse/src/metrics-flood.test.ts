@@ -1,7 +1,8 @@
 import http from "node:http";
 import { sleep } from "@im-core/common";
+import { httpGet } from "@im-core/testkit";
 import { describe, expect, it } from "vitest";
-import { cpuTimeMs, flood, httpGet } from "./testing/flood.js";
+import { cpuTimeMs, flood } from "./testing/flood.js";
 import { abuseStack, responsiveness } from "./testing/stack.js";
 
 const stack = abuseStack();
@@ -19,7 +20,9 @@ describe("a flood of GET /metrics", () => {
     if (pid === undefined) throw new Error("registry is not running");
 
     const cpuBefore = cpuTimeMs(pid);
-    const scrapes = flood(FLOOD, () => httpGet(`${registry.url}/metrics`, agent));
+    const scrapes = flood(FLOOD, () =>
+      httpGet(`${registry.url}/metrics`, { agent }).then(({ status }) => status),
+    );
     await sleep(1_000);
     const during = await responsiveness(registry, lookup);
     const result = await scrapes;

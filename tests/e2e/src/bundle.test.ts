@@ -2,10 +2,10 @@ import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { join, relative } from "node:path";
-import { cleanEnv } from "@im-core/testkit";
+import { cleanEnv, httpGet } from "@im-core/testkit";
 import { describe, expect, inject, test } from "vitest";
 import { type ConnectAnswer, connectJson } from "./testing/outcome.js";
-import { httpStatus, REPO } from "./testing/process.js";
+import { REPO } from "./testing/process.js";
 
 const apps = ["registry", "sequence"] as const;
 const bundleOf = (app: (typeof apps)[number]) =>
@@ -89,8 +89,8 @@ test.each([
   ["sequence", "sequenceUrl"],
 ] as const)("the bundled %s answers /healthz and, with its backends up, /readyz", async (_app, key) => {
   const url = inject(key);
-  expect(await httpStatus(`${url}/healthz`)).toBe(200);
-  expect(await httpStatus(`${url}/readyz`)).toBe(200);
+  expect((await httpGet(`${url}/healthz`, { timeoutMs: 2_000 })).status).toBe(200);
+  expect((await httpGet(`${url}/readyz`, { timeoutMs: 2_000 })).status).toBe(200);
 });
 
 test("the bundled registry registers a device and finds it (Connect JSON over HTTP/1.1)", async () => {

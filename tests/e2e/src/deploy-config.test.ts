@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { httpGet } from "@im-core/testkit";
 import { loadAll } from "js-yaml";
 import { describe, expect, inject, test } from "vitest";
 import { connectJson } from "./testing/outcome.js";
-import { httpStatus, REPO, startBundle } from "./testing/process.js";
+import { REPO, startBundle } from "./testing/process.js";
 
 const K8S = join(REPO, "infra/k8s");
 
@@ -137,8 +138,8 @@ describe.each(apps)("the $app deployment", ({ app, port }) => {
     const service = await startBundle(inject(app === "registry" ? "registryBundle" : "sequenceBundle"), env);
     try {
       // The kubelet's probes carry no token.
-      expect(await httpStatus(`${service.url}/healthz`)).toBe(200);
-      expect(await httpStatus(`${service.url}/readyz`)).toBe(200);
+      expect((await httpGet(`${service.url}/healthz`, { timeoutMs: 2_000 })).status).toBe(200);
+      expect((await httpGet(`${service.url}/readyz`, { timeoutMs: 2_000 })).status).toBe(200);
       // A fresh user is offline and a fresh conversation is at 0: proto3 JSON leaves both out.
       const [procedure, request, empty] =
         app === "registry"

@@ -1,10 +1,10 @@
-import { get } from "node:http";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { test } from "@fast-check/vitest";
 import { SequenceService } from "@im-core/proto";
 import { sequenceEntry } from "@im-core/sequence/entry";
 import {
+  httpGet,
   type MariaDbServer,
   type RedisCluster,
   type ServiceProcess,
@@ -82,17 +82,6 @@ async function startOnCluster(): Promise<ServiceProcess> {
       AUTH_DISABLED: "true",
       SHUTDOWN_GRACE_MS: "500",
     },
-  });
-}
-
-function httpGet(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    get(url, { agent: false }, (response) => {
-      let body = "";
-      response.setEncoding("utf8");
-      response.on("data", (chunk: string) => (body += chunk));
-      response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
-    }).on("error", reject);
   });
 }
 

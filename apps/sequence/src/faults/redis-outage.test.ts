@@ -1,6 +1,7 @@
 import { Code } from "@connectrpc/connect";
+import { httpGet } from "@im-core/testkit";
 import { describe, expect, it } from "vitest";
-import { codeOf, scrape, useTestSequence } from "../testing/sequence.js";
+import { codeOf, useTestSequence } from "../testing/sequence.js";
 
 const backend = useTestSequence();
 const url = () => backend.sequence.url;
@@ -33,7 +34,8 @@ describe("Redis outage", () => {
       .toBe(true);
   });
   it("/readyz names Redis while it hangs (paused) and turns ready again when it answers", async () => {
-    const readiness = () => scrape(`${url()}/readyz`).then((body) => JSON.parse(body) as { ready: boolean });
+    const readiness = () =>
+      httpGet(`${url()}/readyz`).then(({ body }) => JSON.parse(body) as { ready: boolean });
     expect(await readiness()).toEqual({ ready: true, checks: { redis: "ok", mysql: "ok" } });
     backend.redis.pause();
     try {

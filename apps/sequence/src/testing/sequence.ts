@@ -1,4 +1,3 @@
-import { get } from "node:http";
 import { type Client, type Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { SequenceService } from "@im-core/proto";
@@ -67,18 +66,6 @@ export async function startTestSequence(options: {
       await backends.close();
     },
   };
-}
-
-/** GET without keep-alive, so the server's graceful close has no idle connection to wait for. */
-export function scrape(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    get(url, { agent: false }, (response) => {
-      let body = "";
-      response.setEncoding("utf8");
-      response.on("data", (chunk: string) => (body += chunk));
-      response.on("end", () => resolve(body));
-    }).on("error", reject);
-  });
 }
 
 /** The code and message a call failed with. */

@@ -1,6 +1,5 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import http from "node:http";
 
 export interface FloodOptions {
   /** Requests in flight at once (each worker sends its next one when the last was answered). */
@@ -35,22 +34,6 @@ export async function flood(
   };
   await Promise.all(Array.from({ length: options.concurrency }, worker));
   return { sent, byStatus, elapsedMs: performance.now() - started };
-}
-
-/**
- * GET `url` and read the whole body; resolves with the status. `agent: false` opens a fresh connection
- * per request (an attacker's way: no keep-alive to throttle); pass a keep-alive agent to reuse them.
- */
-export function httpGet(url: string, agent: http.Agent | false = false): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const request = http.get(url, { agent, timeout: 10_000 }, (response) => {
-      response.resume();
-      response.on("end", () => resolve(response.statusCode ?? 0));
-      response.on("error", reject);
-    });
-    request.on("timeout", () => request.destroy(new Error("timed out")));
-    request.on("error", reject);
-  });
 }
 
 const clockTicksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());

@@ -1,5 +1,4 @@
 import { spawn } from "node:child_process";
-import { get } from "node:http";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type ServiceProcess, startService } from "@im-core/testkit";
@@ -55,20 +54,5 @@ export function run(
           ),
         );
     });
-  });
-}
-
-/**
- * GET over a connection of its own that closes after the answer. fetch keeps idle connections open,
- * and a service shutting down waits for those up to its grace period, which would slow every stop.
- */
-export function httpStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
-  return new Promise((resolveStatus, reject) => {
-    const request = get(url, { agent: false, headers, timeout: 2_000 }, (response) => {
-      response.resume();
-      resolveStatus(response.statusCode ?? 0);
-    });
-    request.on("timeout", () => request.destroy(new Error(`${url} timed out`)));
-    request.on("error", reject);
   });
 }
