@@ -1,18 +1,11 @@
 import { create, type DescMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { grpcFrame } from "@im-core/testkit";
 
 export type WireProtocol = "grpc" | "connect";
 
 /** Protobuf bytes of `init` as a `schema` message, built with the generated schemas of @im-core/proto. */
 export function encode<Desc extends DescMessage>(schema: Desc, init: MessageInitShape<Desc>): Uint8Array {
   return toBinary(schema, create(schema, init));
-}
-
-/** A gRPC length-prefixed message: flag byte 0 (uncompressed), 4-byte big-endian length, the bytes. */
-export function grpcFrame(bytes: Uint8Array): Buffer {
-  const frame = Buffer.alloc(5 + bytes.length);
-  frame.writeUInt32BE(bytes.length, 1);
-  frame.set(bytes, 5);
-  return frame;
 }
 
 /** The request body as sent on the wire: a gRPC frame, or the bare message for Connect unary (binary). */

@@ -1,6 +1,9 @@
 import type http2 from "node:http2";
 
-/** A gRPC message frame: flag byte 0 (not compressed), 4-byte big-endian length, the message. */
+/**
+ * A gRPC message frame, also the Connect streaming envelope: flag byte 0 (not compressed), 4-byte
+ * big-endian length, the message.
+ */
 export function grpcFrame(message: Uint8Array): Buffer {
   const frame = Buffer.alloc(5 + message.length);
   frame.writeUInt32BE(message.length, 1);
@@ -46,5 +49,39 @@ export function rawGrpcCall(
     stream.on("error", reject);
     stream.resume();
     stream.end(grpcFrame(message));
+  });
+}
+
+export interface Http2Answer {
+  status: number;
+  headers: http2.IncomingHttpHeaders;
+  trailers: http2.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** One request on `session` (POST with `body`, GET without), read to its end. */
+export function http2Exchange(
+  session: http2.ClientHttp2Session,
+  path: string,
+  headers: http2.OutgoingHttpHeaders,
+  body?: Buffer,
+): Promise<Http2Answer> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ":method": body ? "POST" : "GET", ":path": path, ...headers });
+    const chunks: Buffer[] = [];
+    let head: http2.IncomingHttpHeaders = {};
+    let trailers: http2.IncomingHttpHeaders = {};
+    stream.on("response", (received) => {
+      head = received;
+    });
+    stream.on("trailers", (received) => {
+      trailers = received;
+    });
+    stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+    stream.on("end", () =>
+      resolve({ status: Number(head[":status"]), headers: head, trailers, body: Buffer.concat(chunks) }),
+    );
+    stream.on("error", reject);
+    stream.end(body);
   });
 }

@@ -1,7 +1,7 @@
 import http2 from "node:http2";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { LookupRequestSchema, NextRequestSchema, RegisterRequestSchema } from "@im-core/proto";
-import { etcdJson } from "@im-core/testkit";
+import { etcdJson, grpcFrame, http2Exchange } from "@im-core/testkit";
 import { beforeAll, describe, expect, it } from "vitest";
 import { abuseStack, bearer, tokens } from "./testing/stack.js";
 
@@ -52,38 +52,20 @@ async function connectHttp1(url: string, path: string, token: string, contentTyp
 }
 
 /** One request over HTTP/2 (cleartext, prior knowledge): status, headers, trailers and body. */
-function http2Call(url: string, path: string, headers: http2.OutgoingHttpHeaders, body: Buffer) {
-  return new Promise<{
-    headers: http2.IncomingHttpHeaders;
-    trailers: http2.IncomingHttpHeaders;
-    body: Buffer;
-  }>((resolve, reject) => {
-    const session = http2.connect(url);
-    session.on("error", reject);
-    const stream = session.request({ ":method": "POST", ":path": path, ...headers });
-    const chunks: Buffer[] = [];
-    let head: http2.IncomingHttpHeaders = {};
-    let trailers: http2.IncomingHttpHeaders = {};
-    stream.on("response", (h) => {
-      head = h;
-    });
-    stream.on("trailers", (t) => {
-      trailers = t;
-    });
-    stream.on("data", (chunk: Buffer) => chunks.push(chunk));
-    stream.on("end", () => {
-      session.close();
-      resolve({ headers: head, trailers, body: Buffer.concat(chunks) });
-    });
-    stream.on("error", reject);
-    stream.end(body);
-  });
+async function http2Call(url: string, path: string, headers: http2.OutgoingHttpHeaders, body: Buffer) {
+  const session = http2.connect(url);
+  session.on("error", () => {}); // the session's streams fail with its error, and so does the request
+  try {
+    return await http2Exchange(session, path, headers, body);
+  } finally {
+    session.close();
+  }
 }
 
 /** Connect JSON unary over HTTP/2. */
 async function connectHttp2(url: string, path: string, token: string, body: Buffer): Promise<Answer> {
   const response = await http2Call(url, path, { "content-type": "application/json", ...bearer(token) }, body);
-  if (Number(response.headers[":status"]) === 200) return { code: "ok", message: "" };
+  if (response.status === 200) return { code: "ok", message: "" };
   return JSON.parse(response.body.toString()) as Answer;
 }
 
@@ -91,13 +73,11 @@ const grpcCodes: Record<string, string> = { "0": "ok", "3": "invalid_argument", 
 
 /** gRPC over HTTP/2 with `message` as the one enveloped request. */
 async function grpc(url: string, path: string, token: string, message: Buffer): Promise<Answer> {
-  const envelope = Buffer.alloc(5);
-  envelope.writeUInt32BE(message.length, 1);
   const response = await http2Call(
     url,
     path,
     { "content-type": "application/grpc", te: "trailers", ...bearer(token) },
-    Buffer.concat([envelope, message]),
+    grpcFrame(message),
   );
   const status = String(response.trailers["grpc-status"] ?? response.headers["grpc-status"]);
   return {

@@ -3,6 +3,7 @@ import http2 from "node:http2";
 import { fromBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { ConversationType, LookupRequestSchema, RegistryService, SequenceService } from "@im-core/proto";
+import { grpcFrame, http2Exchange } from "@im-core/testkit";
 import fc from "fast-check";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createLogger } from "../logger.js";
@@ -102,32 +103,8 @@ async function overHttp1(path: string, headers: Record<string, string>, body?: B
 }
 
 function overHttp2(path: string, headers: Record<string, string>, body?: Buffer): Promise<Raw> {
-  return new Promise((resolve, reject) => {
-    const stream = session.request({ ":method": body ? "POST" : "GET", ":path": path, ...headers });
-    const chunks: Buffer[] = [];
-    let status = 0;
-    let head: Record<string, string> = {};
-    let trailers: Record<string, string> = {};
-    stream.on("response", (h) => {
-      status = Number(h[":status"]);
-      head = h as Record<string, string>;
-    });
-    stream.on("trailers", (t) => {
-      trailers = t as Record<string, string>;
-    });
-    stream.on("data", (chunk: Buffer) => chunks.push(chunk));
-    stream.on("end", () => resolve({ status, headers: head, trailers, body: Buffer.concat(chunks) }));
-    stream.on("error", reject);
-    stream.end(body);
-  });
+  return http2Exchange(session, path, headers, body) as Promise<Raw>;
 }
-
-const envelope = (message: Buffer, flags = 0) => {
-  const head = Buffer.alloc(5);
-  head[0] = flags;
-  head.writeUInt32BE(message.length, 1);
-  return Buffer.concat([head, message]);
-};
 
 function* frames(body: Buffer): Generator<{ flags: number; data: Buffer }> {
   for (let at = 0; at + 5 <= body.length; ) {
@@ -175,7 +152,7 @@ const grpcLike =
   (http: typeof overHttp1, contentType: string): Protocol["send"] =>
   async (path, message) => {
     const headers = { "content-type": contentType, ...(http === overHttp2 ? { te: "trailers" } : {}) };
-    const raw = await http(path, headers, envelope(message));
+    const raw = await http(path, headers, grpcFrame(message));
     if (raw.trailers["grpc-status"] ?? raw.headers["grpc-status"])
       return grpcOutcome({ ...raw.headers, ...raw.trailers });
     // gRPC-Web: the trailers are the body's last frame.
@@ -316,7 +293,7 @@ describe("a Connect stream (Watch) over JSON", () => {
         const raw = await overHttp1(
           "/im.registry.v1.RegistryService/Watch",
           { "content-type": "application/connect+json" },
-          envelope(message),
+          grpcFrame(message),
         );
         const last = [...frames(raw.body)].at(-1)!;
         expect(last.flags).toBe(2);
