@@ -1,4 +1,4 @@
-import type { Logger, ReadinessCheck, ServiceMetrics } from "@im-core/service-kit";
+import { type Logger, RateLimiter, type ReadinessCheck, type ServiceMetrics } from "@im-core/service-kit";
 import {
   createMySqlPool,
   MySqlSequenceBackup,
@@ -7,7 +7,7 @@ import {
 } from "@im-core/stores/mysql";
 import { connectRedis, type RedisConnectOptions, RedisSequenceStore } from "@im-core/stores/redis";
 import { type AllocatorOptions, SequenceAllocator } from "./allocator/allocator.js";
-import type { SequenceConfig } from "./config.js";
+import { DEFAULT_NEW_CONVERSATION_RATE, type SequenceConfig } from "./config.js";
 import { sequenceMetrics } from "./metrics.js";
 
 /** Everything the sequence service talks to, opened and ready to be handed to the server. */
@@ -15,6 +15,8 @@ export interface SequenceBackends {
   readonly allocator: SequenceAllocator;
   readonly backup: MySqlSequenceBackup;
   readonly redis: RedisSequenceStore;
+  /** New conversations per token (SEQUENCE_NEW_CONVERSATION_RATE). */
+  readonly newConversations: RateLimiter;
   readonly readiness: readonly ReadinessCheck[];
   close(): Promise<void>;
 }
@@ -34,7 +36,8 @@ export interface SequenceBackendOptions {
  * Redis (a single server or a cluster) and the allocator over both. Tests call this same function.
  */
 export async function openSequenceBackends(
-  config: Pick<SequenceConfig, "redis" | "mysqlUrl" | "step">,
+  config: Pick<SequenceConfig, "redis" | "mysqlUrl" | "step"> &
+    Partial<Pick<SequenceConfig, "newConversationRate">>,
   logger: Logger,
   options: SequenceBackendOptions,
 ): Promise<SequenceBackends> {
@@ -64,10 +67,12 @@ export async function openSequenceBackends(
     onBackgroundError: (error) => logger.warn({ err: error }, "background reservation failed"),
   });
   metrics.watchEpoch(() => allocator.epoch);
+  const rate = config.newConversationRate ?? DEFAULT_NEW_CONVERSATION_RATE;
   return {
     allocator,
     backup,
     redis,
+    newConversations: new RateLimiter(rate, rate * 10),
     readiness: [
       { name: "redis", check: () => redis.ping() },
       { name: "mysql", check: async () => void (await pool.query("SELECT 1")) },

@@ -42,6 +42,12 @@ const clusterNodesVar = z
   )
   .optional();
 
+/**
+ * New conversations (first touches, each a MySQL lock round) one token may start per second; ten
+ * seconds' worth may come at once. MySQL serves a few hundred per second per instance.
+ */
+export const DEFAULT_NEW_CONVERSATION_RATE = 100;
+
 /** The sequence service's environment (docs/operations.md lists every variable). */
 export function loadSequenceConfig(env: NodeJS.ProcessEnv = process.env) {
   const vars = parseEnv(
@@ -52,6 +58,7 @@ export function loadSequenceConfig(env: NodeJS.ProcessEnv = process.env) {
       REDIS_CLUSTER_NODES: clusterNodesVar,
       MYSQL_URL: mysqlUrlVar,
       SEQUENCE_STEP: envInt(10_000, 10, 1_000_000_000),
+      SEQUENCE_NEW_CONVERSATION_RATE: envInt(DEFAULT_NEW_CONVERSATION_RATE, 1, 1_000_000),
     },
     env,
   );
@@ -69,6 +76,7 @@ export function loadSequenceConfig(env: NodeJS.ProcessEnv = process.env) {
     redis,
     mysqlUrl: vars.MYSQL_URL,
     step: vars.SEQUENCE_STEP,
+    newConversationRate: vars.SEQUENCE_NEW_CONVERSATION_RATE,
   };
 }
 

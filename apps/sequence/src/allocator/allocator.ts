@@ -45,6 +45,19 @@ export interface CallOptions {
    * waiting (for its batch, for a free MySQL connection) and the call fails with its reason.
    */
   signal?: AbortSignal;
+  /** Asked before this call seeds a conversation's counter (the caller's per-token limit). */
+  firstTouch?: FirstTouchGate;
+}
+
+/**
+ * A caller's limit on new conversations: each costs a MySQL lock round, and a caller can name as many
+ * as it likes. Only conversations MySQL never saw count: re-seeding counters lost with Redis does not.
+ */
+export interface FirstTouchGate {
+  /** Asked when a seed's turn for MySQL has come: undefined to go ahead, or the caller's refusal. */
+  admit(): Error | undefined;
+  /** The seed created a conversation. */
+  charge(): void;
 }
 
 // A call only goes round again when the epoch moved under it (the Redis server changed mid-call).
@@ -92,7 +105,7 @@ export class SequenceAllocator {
    * Concurrent calls for one conversation share one script call (see Coalescer).
    */
   next(conversation: ConversationRef, count: number, opts: CallOptions = {}): Promise<SequenceRange> {
-    return this.#lanes.next(conversation.key, conversation, count, opts.signal);
+    return this.#lanes.next(conversation.key, conversation, count, opts);
   }
 
   /** Many allocations; a conversation named twice gets consecutive ranges, in order. */
@@ -103,6 +116,7 @@ export class SequenceAllocator {
     // One listener per distinct conversation on the call's signal: a child signal without Node's
     // listener limit (a BatchNext may name 1,000 conversations).
     const signal = opts.signal && unlimited(opts.signal);
+    const { firstTouch } = opts;
     // One allocation per distinct conversation, then split: keeps request order within each.
     const totals = new Map<string, { conversation: ConversationRef; count: number }>();
     for (const { conversation, count } of items) {
@@ -114,7 +128,7 @@ export class SequenceAllocator {
       await Promise.all(
         [...totals].map(
           async ([key, total]) =>
-            [key, await this.next(total.conversation, total.count, { signal })] as const,
+            [key, await this.next(total.conversation, total.count, { signal, firstTouch })] as const,
         ),
       ),
     );
@@ -231,12 +245,19 @@ export class SequenceAllocator {
               `Redis counter ${granted.cur} is above MySQL's ceiling ${reservation.previous}: are REDIS_URL and MYSQL_URL a pair?`,
             );
           }
+          if (reservation.previous === 0) batch.chargeFirstTouch();
           this.#events.reservation?.(granted.seeded ? "seed" : "extend");
           if (reservation.ceiling - granted.last < this.#prefetchBelow) this.#prefetch(conversation);
           return { first: granted.first, last: granted.last };
         },
-        // Waiting for a free MySQL connection ends when every caller of the batch gave up.
-        { signal: batch.signal, seed },
+        // Waiting for a free MySQL connection ends when every caller of the batch gave up; tokens
+        // take turns for it; a seed asks its callers' gates once its turn has come.
+        {
+          signal: batch.signal,
+          seed,
+          turn: batch.turn,
+          ...(seed ? { admit: () => batch.admitFirstTouch() } : {}),
+        },
       );
     } catch (error) {
       if (!(error instanceof EpochFencedError)) throw error;

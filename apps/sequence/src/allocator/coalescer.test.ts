@@ -83,8 +83,11 @@ describe("Coalescer and the callers' signals", () => {
       },
     });
     const [a, b, c] = [new AbortController(), new AbortController(), new AbortController()];
-    const first = coalescer.next("k", "k", 1, a.signal);
-    const queued = [coalescer.next("k", "k", 2, b.signal), coalescer.next("k", "k", 3, c.signal)];
+    const first = coalescer.next("k", "k", 1, { signal: a.signal });
+    const queued = [
+      coalescer.next("k", "k", 2, { signal: b.signal }),
+      coalescer.next("k", "k", 3, { signal: c.signal }),
+    ];
     b.abort(new Error("b gave up"));
     await expect(queued[0]).rejects.toThrow("b gave up");
     a.abort(new Error("a gave up"));
@@ -96,5 +99,61 @@ describe("Coalescer and the callers' signals", () => {
     expect(signals[1]!.aborted).toBe(false);
     release({ first: 2, last: 4 });
     expect(await queued[1]).toEqual({ first: 2, last: 4 });
+  });
+});
+
+describe("Coalescer and first-touch gates", () => {
+  /** A gate with `tokens` admissions, charged once per conversation created. */
+  const gate = (tokens: number) => {
+    const state = {
+      tokens,
+      admit: () => (state.tokens > 0 ? undefined : new Error("over the limit")),
+      charge: () => {
+        state.tokens -= 1;
+      },
+    };
+    return state;
+  };
+
+  /** Seeds on every run: asks the batch's gates, then creates a conversation or not. */
+  const seeding = (creates: boolean) =>
+    new Coalescer<string>({
+      allocate: async (_subject, batch) => {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        batch.admitFirstTouch();
+        if (creates) batch.chargeFirstTouch();
+        return { first: 1, last: batch.total };
+      },
+    });
+
+  it("refused callers leave the batch with the gate's error; the others share the range in order", async () => {
+    const coalescer = seeding(true);
+    const [open, closed] = [gate(5), gate(0)];
+    const calls = [
+      coalescer.next("k", "k", 1, { firstTouch: open }), // runs alone
+      coalescer.next("k", "k", 2, { firstTouch: closed }),
+      coalescer.next("k", "k", 3, { firstTouch: open }),
+      coalescer.next("k", "k", 4),
+    ];
+    const results = await Promise.allSettled(calls);
+    expect(results.map((r) => (r.status === "fulfilled" ? r.value : (r.reason as Error).message))).toEqual([
+      { first: 1, last: 1 },
+      "over the limit",
+      { first: 1, last: 3 },
+      { first: 4, last: 7 },
+    ]);
+    // Charged once per run that created something, however many of its calls a run served.
+    expect(open.tokens).toBe(3);
+    expect(closed.tokens).toBe(0);
+  });
+
+  it("a batch whose callers are all refused fails with the refusal", async () => {
+    await expect(seeding(true).next("k", "k", 1, { firstTouch: gate(0) })).rejects.toThrow("over the limit");
+  });
+
+  it("a seed that created nothing (a counter lost with Redis) charges nobody", async () => {
+    const limited = gate(1);
+    await seeding(false).next("k", "k", 1, { firstTouch: limited });
+    expect(limited.tokens).toBe(1);
   });
 });

@@ -1,9 +1,16 @@
-import type { SequenceRange } from "./allocator.js";
+import type { FirstTouchGate, SequenceRange } from "./allocator.js";
 
-interface Waiter {
-  readonly count: number;
-  /** The caller's deadline or cancellation: it stops waiting (and is answered with its reason). */
+/** How a caller waits: its deadline or cancellation, and the gate its first touches pass. */
+export interface WaitOptions {
+  /** The caller stops waiting when it aborts (and is answered with its reason). */
   readonly signal?: AbortSignal | undefined;
+  readonly firstTouch?: FirstTouchGate | undefined;
+}
+
+interface Waiter extends WaitOptions {
+  readonly count: number;
+  /** Stops following the caller's signal (it left the batch). */
+  detach?: () => void;
   resolve(range: SequenceRange): void;
   reject(error: unknown): void;
 }
@@ -24,11 +31,20 @@ export interface Batch {
    * of them has no signal. Waits made for the batch (a free MySQL connection) end there.
    */
   readonly signal: AbortSignal;
+  /** Who the batch waits for MySQL as: its first caller's gate (one per token), so tokens take turns. */
+  readonly turn: FirstTouchGate | undefined;
   /**
    * Takes in every caller queued behind this batch, so that a reservation made for the batch covers
    * them too (they arrived later, so they are served after the batch's earlier callers).
    */
   absorbQueued(): void;
+  /**
+   * The conversation's counter is about to be seeded: each caller's gate is asked, and the callers it
+   * refuses leave the batch, answered with its error. Throws when nobody is left.
+   */
+  admitFirstTouch(): void;
+  /** The seed created the conversation: each caller's gate is charged for it. */
+  chargeFirstTouch(): void;
 }
 
 export interface CoalescerOptions<T> {
@@ -58,6 +74,10 @@ class Run implements Batch {
     return this.#abort.signal;
   }
 
+  get turn(): FirstTouchGate | undefined {
+    return this.waiters[0]?.firstTouch;
+  }
+
   #add(waiter: Waiter): void {
     this.total += waiter.count;
     this.#live += 1;
@@ -68,7 +88,36 @@ class Run implements Batch {
       if (this.#live === 0) this.#abort.abort(signal.reason);
     };
     if (signal.aborted) gone();
-    else signal.addEventListener("abort", gone, { once: true });
+    else {
+      signal.addEventListener("abort", gone, { once: true });
+      waiter.detach = () => signal.removeEventListener("abort", gone);
+    }
+  }
+
+  admitFirstTouch(): void {
+    let refusal: Error | undefined;
+    const admitted = this.waiters.filter((waiter) => {
+      const refused = waiter.signal?.aborted ? undefined : waiter.firstTouch?.admit();
+      if (refused === undefined) return true;
+      refusal = refused;
+      this.total -= waiter.count;
+      this.#live -= 1;
+      waiter.detach?.();
+      waiter.reject(refused);
+      return false;
+    });
+    // In place: the coalescer splits the range over this same list.
+    this.waiters.splice(0, this.waiters.length, ...admitted);
+    if (admitted.length === 0) throw refusal;
+    // Those left may all have given up already: the batch gives up with them.
+    if (this.#live === 0) this.#abort.abort(admitted[0]!.signal?.reason);
+  }
+
+  chargeFirstTouch(): void {
+    // One conversation was created: each caller's token pays for it once, however many calls it made.
+    const gates = new Set<FirstTouchGate>();
+    for (const waiter of this.waiters) if (waiter.firstTouch) gates.add(waiter.firstTouch);
+    for (const gate of gates) gate.charge();
   }
 
   get size(): number {
@@ -106,19 +155,19 @@ export class Coalescer<T> {
   }
 
   /** `count` consecutive numbers for `subject`, whose identity is `key`. */
-  next(key: string, subject: T, count: number, signal?: AbortSignal): Promise<SequenceRange> {
-    if (signal?.aborted) return Promise.reject(signal.reason);
+  next(key: string, subject: T, count: number, opts: WaitOptions = {}): Promise<SequenceRange> {
+    if (opts.signal?.aborted) return Promise.reject(opts.signal.reason);
     const lane = this.#lanes.get(key);
     if (lane) {
       return new Promise((resolve, reject) =>
-        lane.queue.push(waiter(count, resolve, reject, signal, lane.queue)),
+        lane.queue.push(waiter(count, resolve, reject, opts, lane.queue)),
       );
     }
     // Idle key: this caller runs at once. Callers arriving meanwhile queue behind it.
     const fresh: Lane<T> = { queue: [], subject };
     this.#lanes.set(key, fresh);
     return new Promise((resolve, reject) => {
-      this.#serve(fresh, [waiter(count, resolve, reject, signal, fresh.queue)], true).then(() => {
+      this.#serve(fresh, [waiter(count, resolve, reject, opts, fresh.queue)], true).then(() => {
         if (fresh.queue.length === 0) this.#lanes.delete(key);
         else void this.#drain(key, fresh);
       });
@@ -161,10 +210,10 @@ function waiter(
   count: number,
   resolve: (range: SequenceRange) => void,
   reject: (error: unknown) => void,
-  signal: AbortSignal | undefined,
+  { signal, firstTouch }: WaitOptions,
   queue: Waiter[],
 ): Waiter {
-  if (!signal) return { count, resolve, reject };
+  if (!signal) return { count, firstTouch, resolve, reject };
   const onAbort = () => {
     const i = queue.indexOf(self);
     if (i >= 0) queue.splice(i, 1);
@@ -173,6 +222,7 @@ function waiter(
   const self: Waiter = {
     count,
     signal,
+    firstTouch,
     resolve: (range) => {
       signal.removeEventListener("abort", onAbort);
       resolve(range);

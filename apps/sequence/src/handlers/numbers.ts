@@ -1,16 +1,44 @@
 import type { HandlerContext } from "@connectrpc/connect";
 import type { BatchNextRequest, CurrentRequest, NextRequest } from "@im-core/proto";
-import { invalidArgument } from "@im-core/service-kit";
+import { callerKey, invalidArgument, type RateLimiter, rateLimited } from "@im-core/service-kit";
+import type { FirstTouchGate } from "../allocator/allocator.js";
 import { toRange } from "./convert.js";
 import type { SequenceDeps } from "./index.js";
 import { conversationOf, countOf, MAX_BATCH_ITEMS, MAX_BATCH_NUMBERS } from "./validate.js";
 
-export function numberHandlers({ allocator }: SequenceDeps) {
+/**
+ * The caller's token pays for each conversation it starts: a call naming new conversations past its
+ * rate is answered RESOURCE_EXHAUSTED with a retry hint. Without auth there is no token to charge.
+ * One gate per token (tokens come from the configuration, so the map stays small).
+ */
+function firstTouchGates(limiter: RateLimiter) {
+  const gates = new Map<string, FirstTouchGate>();
+  return (context: HandlerContext): FirstTouchGate | undefined => {
+    const token = context.values.get(callerKey)?.tokenId;
+    if (token === undefined) return undefined;
+    let gate = gates.get(token);
+    if (!gate) {
+      gate = {
+        admit() {
+          const wait = limiter.wait(token);
+          return wait > 0 ? rateLimited("new conversations", wait) : undefined;
+        },
+        charge: () => limiter.charge(token),
+      };
+      gates.set(token, gate);
+    }
+    return gate;
+  };
+}
+
+export function numberHandlers({ allocator, newConversations }: SequenceDeps) {
+  const firstTouchGate = firstTouchGates(newConversations);
   return {
     async next(request: NextRequest, context: HandlerContext) {
       const conversation = conversationOf("conversation", request.conversation);
       const count = countOf("count", request.count);
-      return toRange(await allocator.next(conversation, count, { signal: context.signal }));
+      const firstTouch = firstTouchGate(context);
+      return toRange(await allocator.next(conversation, count, { signal: context.signal, firstTouch }));
     },
 
     async current(request: CurrentRequest) {
@@ -34,7 +62,9 @@ export function numberHandlers({ allocator }: SequenceDeps) {
           `must ask for at most ${MAX_BATCH_NUMBERS} numbers in all, asked for ${total}`,
         );
       }
-      return { ranges: (await allocator.nextMany(parsed, { signal: context.signal })).map(toRange) };
+      const firstTouch = firstTouchGate(context);
+      const ranges = await allocator.nextMany(parsed, { signal: context.signal, firstTouch });
+      return { ranges: ranges.map(toRange) };
     },
   };
 }

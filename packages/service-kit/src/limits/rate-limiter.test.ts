@@ -22,3 +22,17 @@ it("lets a burst through, then the rate, per key, and says when to retry", () =>
     }),
   );
 });
+
+it("charges work after the fact into debt, and waits until the debt is paid off", () => {
+  vi.useFakeTimers();
+  const limiter = new RateLimiter(10, 2);
+  expect(limiter.wait("a")).toBe(0); // asking takes nothing
+  expect(limiter.wait("a")).toBe(0);
+  for (let i = 0; i < 4; i++) limiter.charge("a"); // two more than the burst: 2 tokens in debt
+  expect(limiter.wait("a")).toBe(300); // 3 tokens at 10/s until one is whole again
+  vi.advanceTimersByTime(290);
+  expect(limiter.wait("a")).toBeGreaterThan(0);
+  vi.advanceTimersByTime(11);
+  expect(limiter.take("a")).toBe(0);
+  expect(limiter.wait("b")).toBe(0);
+});

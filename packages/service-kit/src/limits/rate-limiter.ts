@@ -14,16 +14,35 @@ export class RateLimiter {
 
   /** Takes one token for `key`: 0 when there was one, else the milliseconds until there will be. */
   take(key: string): number {
+    const wait = this.wait(key);
+    if (wait === 0) this.charge(key);
+    return wait;
+  }
+
+  /** The milliseconds until `key` has a token (0: it has one now), taking none. */
+  wait(key: string): number {
+    const bucket = this.#refilled(key);
+    return bucket.tokens >= 1 ? 0 : Math.ceil(((1 - bucket.tokens) / this.ratePerSecond) * 1_000);
+  }
+
+  /**
+   * Takes one token for work already done, into debt if need be (then `wait` answers longer). For work
+   * whose cost is only known afterwards: `wait` before it, `charge` once it proved to count.
+   */
+  charge(key: string): void {
+    this.#refilled(key).tokens -= 1;
+  }
+
+  #refilled(key: string): { tokens: number; at: number } {
     const now = performance.now();
-    const bucket = this.#buckets.get(key) ?? { tokens: this.burst, at: now };
+    let bucket = this.#buckets.get(key);
+    if (!bucket) {
+      bucket = { tokens: this.burst, at: now };
+      this.#buckets.set(key, bucket);
+    }
     bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.at) / 1_000) * this.ratePerSecond);
     bucket.at = now;
-    this.#buckets.set(key, bucket);
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      return 0;
-    }
-    return Math.ceil(((1 - bucket.tokens) / this.ratePerSecond) * 1_000);
+    return bucket;
   }
 }
 

@@ -76,6 +76,16 @@ export interface LockOptions {
    * conversations that only need more room.
    */
   seed?: boolean;
+  /**
+   * Called when the call's turn has come, before any MySQL work: throwing refuses it. Asked this
+   * late, a caller over its limit costs a queue slot, never a MySQL round.
+   */
+  admit?: () => void;
+  /**
+   * Who is asking (the caller's token): callers with different values take turns for a free slot, so
+   * one caller's flood of reservations only queues behind itself.
+   */
+  turn?: unknown;
 }
 
 /**
@@ -174,10 +184,11 @@ export class MySqlSequenceBackup {
    */
   async locked<T>(id: string, work: (reserve: Reserve) => Promise<T>, opts: LockOptions = {}): Promise<T> {
     // At most `maxLocks` connections held for locks: the rest wait here, not in the pool's queue.
-    const releaseSeed = opts.seed ? await this.#seedSlots.acquire(opts.signal) : undefined;
+    const releaseSeed = opts.seed ? await this.#seedSlots.acquire(opts.signal, opts.turn) : undefined;
     try {
-      const release = await this.#slots.acquire(opts.signal);
+      const release = await this.#slots.acquire(opts.signal, opts.turn);
       try {
+        opts.admit?.();
         return await this.#locked(id, work);
       } finally {
         release();

@@ -50,4 +50,34 @@ describe("Slots", () => {
     (await later)();
     expect(slots).toMatchObject({ inUse: 0, waiting: 0 });
   });
+
+  it("callers of different keys take turns, each key's callers in arrival order", async () => {
+    const slots = new Slots(1);
+    const held = await slots.acquire();
+    const order: string[] = [];
+    const waiting = ["flood-1", "flood-2", "flood-3", "other-1", "flood-4", "other-2"].map((name) =>
+      slots.acquire(undefined, name.split("-")[0]).then((release) => {
+        order.push(name);
+        release();
+      }),
+    );
+    held();
+    await Promise.all(waiting);
+    expect(order).toEqual(["flood-1", "other-1", "flood-2", "other-2", "flood-3", "flood-4"]);
+    expect(slots).toMatchObject({ inUse: 0, waiting: 0 });
+  });
+
+  it("a key whose waiters all gave up loses its turn; the others are not held up", async () => {
+    const slots = new Slots(1);
+    const held = await slots.acquire();
+    const gone = new AbortController();
+    const abandoned = [slots.acquire(gone.signal, "a"), slots.acquire(gone.signal, "a")];
+    const kept = slots.acquire(undefined, "b");
+    gone.abort(new Error("deadline"));
+    for (const w of abandoned) await expect(w).rejects.toThrow("deadline");
+    expect(slots.waiting).toBe(1);
+    held();
+    (await kept)();
+    expect(slots).toMatchObject({ inUse: 0, waiting: 0 });
+  });
 });

@@ -6,12 +6,21 @@ import { sequenceEntry } from "@im-core/sequence/entry";
 import { type ServiceProcess, startEtcd, startMariaDb, startRedis, startService } from "@im-core/testkit";
 import { forFile } from "@im-core/testkit/vitest";
 
-/** One token per role; the attacker holds none of them unless a test says it stole one. */
+/** One token per role (two gateways); the attacker holds none of them unless a test says it stole one. */
 export const tokens = {
   gateway: "abuse-gateway-token-0123456789",
+  otherGateway: "abuse-other-gateway-token-012345",
   router: "abuse-router-token-0123456789",
   admin: "abuse-admin-token-0123456789",
 } as const;
+
+/** What each token may do; a gateway token names the gateway nodes it acts for: any, here. */
+const grants: Record<keyof typeof tokens, string> = {
+  gateway: "gateway@*",
+  otherGateway: "gateway@*",
+  router: "router",
+  admin: "admin",
+};
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
@@ -34,8 +43,7 @@ export function abuseStack(env: Record<string, string> = {}) {
       const [etcd, redis, mariadb] = await Promise.all([startEtcd(), startRedis(), startMariaDb()]);
       const auth = {
         AUTH_TOKENS: Object.entries(tokens)
-          // A gateway token names the gateway nodes it acts for: any, here.
-          .map(([role, token]) => (role === "gateway" ? `${token}:gateway@*` : `${token}:${role}`))
+          .map(([name, token]) => `${token}:${grants[name as keyof typeof tokens]}`)
           .join(","),
         ...env,
       };
@@ -58,19 +66,19 @@ export function abuseStack(env: Record<string, string> = {}) {
       return stack();
     },
     /** Well-behaved clients, each on its own connection: what must keep working during an attack. */
-    clients() {
+    clients(token: string = tokens.gateway) {
       const { registry, sequence } = stack();
       return {
         registry: createClient(
           RegistryService,
-          createGrpcTransport({ baseUrl: registry.url, interceptors: [withToken(tokens.gateway)] }),
+          createGrpcTransport({ baseUrl: registry.url, interceptors: [withToken(token)] }),
         ),
         sequence: createClient(
           SequenceService,
           createConnectTransport({
             baseUrl: sequence.url,
             httpVersion: "2",
-            interceptors: [withToken(tokens.gateway)],
+            interceptors: [withToken(token)],
           }),
         ),
       };
