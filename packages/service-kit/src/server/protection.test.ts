@@ -1,8 +1,4 @@
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
 import http2 from "node:http2";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
@@ -11,6 +7,7 @@ import { Health, HealthCheckResponse_ServingStatus } from "@im-core/proto/grpc/h
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TokenTable } from "../security/tokens.js";
 import { backend, gatewayToken, routerToken, startTestServer } from "../testing/test-server.js";
+import { selfSignedCertificate } from "../testing/tls.js";
 import type { ServiceServer } from "./service-server.js";
 
 const start = startTestServer;
@@ -223,19 +220,8 @@ describe("browsers (CORS)", () => {
 
 describe("TLS", () => {
   it("serves HTTP/2 (gRPC) and HTTP/1.1 (Connect JSON) on one port through ALPN", async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "tls-"));
-    const [keyFile, certFile] = [path.join(dir, "key.pem"), path.join(dir, "cert.pem")];
-    execFileSync(
-      "openssl",
-      [
-        ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
-        ...["-keyout", keyFile, "-out", certFile, "-days", "1", "-subj", "/CN=localhost"],
-        ...["-addext", "subjectAltName=IP:127.0.0.1"],
-      ],
-      { stdio: "ignore" },
-    );
-    const cert = readFileSync(certFile);
-    const { server, baseUrl } = await start({ tls: { cert, key: readFileSync(keyFile) } });
+    const { cert, key } = selfSignedCertificate();
+    const { server, baseUrl } = await start({ tls: { cert, key } });
     try {
       const httpsUrl = baseUrl.replace("http:", "https:");
       const grpc = createClient(
