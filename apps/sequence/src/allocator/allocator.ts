@@ -147,10 +147,13 @@ export class SequenceAllocator {
     for (let attempt = 1; ; attempt += 1) {
       const ticket = await this.#epochs.ticket();
       const state = await this.#redis.peek(ticket, conversation.key);
-      if (state !== undefined && state.epoch === ticket.epoch) return state.cur;
-      if (state === undefined || state.epoch < ticket.epoch || attempt === MAX_ATTEMPTS) {
-        return this.#backup.ceiling(conversation.id);
+      if (state === undefined) return this.#backup.ceiling(conversation.id);
+      if (!("status" in state)) {
+        // A counter of an older epoch may be a stale copy: only the ceiling is known to be safe.
+        return state.epoch === ticket.epoch ? state.cur : this.#backup.ceiling(conversation.id);
       }
+      // The server changed, or holds a newer epoch: look again in the right one.
+      if (attempt === MAX_ATTEMPTS) return this.#backup.ceiling(conversation.id);
       await this.#epochs.catchUp(state.epoch);
     }
   }
@@ -282,7 +285,8 @@ export class SequenceAllocator {
       await this.#backup.locked(conversation.id, async (reserve) => {
         const ticket = await this.#epochs.ticket();
         const state = await this.#redis.peek(ticket, conversation.key);
-        if (state === undefined || state.epoch !== ticket.epoch) return;
+        // Missing, stale or behind the server: the next request will seed or catch up.
+        if (state === undefined || "status" in state || state.epoch !== ticket.epoch) return;
         if (state.max - state.cur >= this.#prefetchBelow) return;
         const reservation = await reserve(conversation, ticket.epoch, (previous) =>
           Math.min(previous + this.#step, MAX_SEQUENCE),

@@ -4,8 +4,10 @@ import type { RedisSequenceStore, Ticket } from "@im-core/stores/redis";
 
 /**
  * Pairs the Redis connection with the epoch of the server it talks to. The epoch lives in MySQL
- * and is bumped whenever the Redis server's identity changes, so counters a stale server still
- * holds (lagging replica, old snapshot) are older than the epoch and count as missing.
+ * and is bumped whenever the Redis server's identity (run id and replication id) changes, so
+ * counters a stale server still holds (lagging replica, old snapshot, data replaced in place by a
+ * resync) are older than the epoch and count as missing. Every script call checks the replication
+ * id again, so a change under a live connection is noticed at the next call, not at a reconnect.
  * While the identity stays the same (a mere reconnect), no MySQL round trip is needed: numbers
  * inside reserved blocks keep flowing with MySQL down.
  */
@@ -30,11 +32,10 @@ export class EpochGuard {
   async ticket(): Promise<Ticket> {
     const connection = await this.redis.connection();
     const known = this.#known;
-    if (known?.identity === connection.identity) {
-      return { generation: connection.generation, epoch: known.epoch };
-    }
+    const { generation, fence } = connection;
+    if (known?.identity === connection.identity) return { generation, epoch: known.epoch, fence };
     const epoch = await this.#resolve(connection.identity);
-    return { generation: connection.generation, epoch };
+    return { generation, epoch, fence };
   }
 
   /**

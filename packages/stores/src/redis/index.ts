@@ -9,6 +9,7 @@ export {
 } from "./connect.js";
 export {
   type ApplyReply,
+  type BehindReply,
   type CounterState,
   type GrantReply,
   type NextReply,

@@ -10,7 +10,10 @@ let ticket: (epoch: number) => Promise<Ticket>;
 beforeAll(async () => {
   server = await startRedis();
   store = new RedisSequenceStore(createRedisClient(server.url));
-  ticket = async (epoch) => ({ generation: (await store.connection()).generation, epoch });
+  ticket = async (epoch) => {
+    const { generation, fence } = await store.connection();
+    return { generation, epoch, fence };
+  };
 });
 afterAll(async () => {
   await store?.close();
@@ -98,5 +101,46 @@ describe("sequence.lua", () => {
       .poll(async () => (await store.connection().catch(() => undefined))?.identity)
       .not.toBe(undefined);
     expect((await store.connection()).identity).not.toBe(identity);
+  });
+
+  it("answers behind (epoch 0) without touching the key when the server's replication id is not the ticket's", async () => {
+    const t = await ticket(1);
+    await store.grant(t, "seq:{t6}", 0, 100, 5);
+    const replica = await startRedis();
+    try {
+      // A master's replication id changes when its first replica attaches: the same connection, the
+      // same data, but no longer provably the lineage the ticket's epoch was taken for.
+      await replica.replicaOf(server);
+      expect(await store.next(t, "seq:{t6}", 1, 0)).toEqual({ status: "behind", epoch: 0 });
+      expect(await server.command("HGET", "seq:{t6}", "cur")).toBe("5");
+      // From then on the old ticket is refused outright.
+      await expect(store.peek(t, "seq:{t6}")).rejects.toMatchObject({ kind: "unavailable" });
+      // The connection's identity is read again, with the new replication id in its fence.
+      const fresh = await store.connection();
+      expect(fresh.fence).not.toBe(t.fence);
+      expect(fresh.identity).toContain(fresh.fence);
+      expect(
+        await store.next({ ...t, generation: fresh.generation, fence: fresh.fence }, "seq:{t6}", 1, 0),
+      ).toMatchObject({ status: "ok", first: 6 });
+    } finally {
+      await replica.dispose();
+    }
+  });
+});
+
+describe("Redis identities the fence relies on", () => {
+  it("a restart with every key kept still gives the server a new replication id", async () => {
+    const persistent = await startRedis({ persistence: true });
+    const replIdOf = async () =>
+      /master_replid:(\w+)/.exec((await persistent.command("INFO", "replication")) ?? "")?.[1];
+    try {
+      await persistent.command("SET", "kept", "1");
+      const before = await replIdOf();
+      await persistent.restart();
+      expect(await persistent.command("GET", "kept")).toBe("1");
+      expect(await replIdOf()).not.toBe(before);
+    } finally {
+      await persistent.dispose();
+    }
   });
 });

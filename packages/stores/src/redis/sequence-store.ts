@@ -5,14 +5,17 @@ import { Cluster, type Redis } from "ioredis";
 const script = readFileSync(new URL("./sequence.lua", import.meta.url), "utf8");
 
 /** Status codes of sequence.lua. */
-const Status = { ok: 0, seed: 1, reserve: 2, behind: 3, noop: 4 } as const;
+const Status = { ok: 0, seed: 1, reserve: 2, behind: 3, noop: 4, changed: 5 } as const;
 
 /**
- * The Redis server(s) a connection talks to. `identity` changes whenever the server changes
- * (restart, failover to a replica), which is how a stale copy of the counters is recognised.
+ * The Redis server(s) a connection talks to. `identity` (run ids and replication ids) changes
+ * whenever the server or its data's lineage changes (restart, failover to a replica, a full resync
+ * followed by a promotion), which is how a stale copy of the counters is recognised. `fence` is the
+ * replication ids alone: what every script call checks against the server it runs on.
  */
 export interface RedisConnection {
   readonly identity: string;
+  readonly fence: string;
   readonly generation: number;
 }
 
@@ -20,22 +23,29 @@ export interface RedisConnection {
 export interface Ticket {
   readonly generation: number;
   readonly epoch: number;
+  /** The replication ids `epoch` was taken for (RedisConnection.fence). */
+  readonly fence: string;
 }
+
+/**
+ * The caller's epoch is out of date: a key of a newer `epoch` was found, or (`epoch` 0) the server is
+ * no longer the one the epoch was taken for, and the connection's identity will be read again. Either
+ * way: refresh the epoch and go round again.
+ */
+export type BehindReply = { readonly status: "behind"; readonly epoch: number };
 
 export type NextReply =
   | { readonly status: "ok"; readonly first: number; readonly last: number; readonly prefetch: boolean }
   | { readonly status: "seed" }
   | { readonly status: "reserve"; readonly cur: number; readonly max: number }
-  | { readonly status: "behind"; readonly epoch: number };
+  | BehindReply;
 
 export type GrantReply =
   | { readonly status: "ok"; readonly first: number; readonly last: number; readonly seeded: boolean }
   | { readonly status: "reserve"; readonly cur: number; readonly max: number }
-  | { readonly status: "behind"; readonly epoch: number };
+  | BehindReply;
 
-export type ApplyReply =
-  | { readonly status: "ok" | "noop" }
-  | { readonly status: "behind"; readonly epoch: number };
+export type ApplyReply = { readonly status: "ok" | "noop" } | BehindReply;
 
 export interface CounterState {
   readonly cur: number;
@@ -64,10 +74,7 @@ export class RedisSequenceStore {
     this.#connectWaitMs = opts.connectWaitMs ?? 1_000;
     client.defineCommand("imSequence", { numberOfKeys: 1, lua: script });
     this.#client = client as ScriptClient;
-    const invalidate = () => {
-      this.#generation += 1;
-      this.#connection = undefined;
-    };
+    const invalidate = () => this.#invalidate();
     client.on("close", invalidate);
     client.on("end", invalidate);
     if (client instanceof Cluster) {
@@ -129,9 +136,9 @@ export class RedisSequenceStore {
     }
     if (this.#connection) return this.#connection;
     const generation = this.#generation;
-    const checked = this.#readIdentity().then((identity) => {
+    const checked = this.#readIdentity().then(({ identity, fence }) => {
       if (generation !== this.#generation) throw unavailable(new Error("connection changed"));
-      return { identity, generation };
+      return { identity, fence, generation };
     });
     this.#connection = checked;
     checked.catch(() => {
@@ -150,13 +157,13 @@ export class RedisSequenceStore {
       case Status.reserve:
         return { status: "reserve", cur: at(reply, 1), max: at(reply, 2) };
       default:
-        return behind(reply);
+        return this.#behind(reply, ticket);
     }
   }
 
   /** Creates the counter at `from` (nothing above it was ever handed out) if missing or stale. */
   async seed(ticket: Ticket, key: string, from: number, ceiling: number): Promise<ApplyReply> {
-    return applyReply(await this.#run(ticket, key, "seed", from, ceiling));
+    return this.#applyReply(await this.#run(ticket, key, "seed", from, ceiling), ticket);
   }
 
   /**
@@ -178,38 +185,79 @@ export class RedisSequenceStore {
       case Status.reserve:
         return { status: "reserve", cur: at(reply, 1), max: at(reply, 2) };
       default:
-        return behind(reply);
+        return this.#behind(reply, ticket);
     }
   }
 
   /** Raises the reserved ceiling of a live counter; never lowers it, never creates a counter. */
   async extend(ticket: Ticket, key: string, ceiling: number): Promise<ApplyReply> {
-    return applyReply(await this.#run(ticket, key, "extend", ceiling));
+    return this.#applyReply(await this.#run(ticket, key, "extend", ceiling), ticket);
   }
 
-  /** The raw counter, for reads that must not allocate (its epoch is for the caller to judge). */
-  async peek(ticket: Ticket, key: string): Promise<CounterState | undefined> {
-    this.#checkTicket(ticket);
-    const [cur, max, ep] = await this.#call(() => this.#client.hmget(key, "cur", "max", "ep"));
-    if (cur == null || max == null || ep == null) return undefined;
-    return { cur: Number(cur), max: Number(max), epoch: Number(ep) };
+  /**
+   * The raw counter, for reads that must not allocate (an older epoch is for the caller to judge);
+   * undefined when there is none. Behind the same fence as allocations.
+   */
+  async peek(ticket: Ticket, key: string): Promise<CounterState | undefined | BehindReply> {
+    const reply = await this.#run(ticket, key, "peek");
+    if (reply[0] === Status.seed) return undefined;
+    if (reply[0] !== Status.ok) return this.#behind(reply, ticket);
+    return { cur: at(reply, 1), max: at(reply, 2), epoch: at(reply, 3) };
   }
 
   async close(): Promise<void> {
     await this.#client.quit().catch(() => this.#client.disconnect());
   }
 
-  async #readIdentity(): Promise<string> {
+  async #readIdentity(): Promise<{ identity: string; fence: string }> {
     const client = this.#client;
     const servers = client instanceof Cluster ? client.nodes("master") : [client];
-    const infos = await this.#call(() => Promise.all(servers.map((server) => server.info("server"))));
-    // In a cluster any master's change counts, so the identity is the set of all masters' run ids.
-    return infos.map(runIdOf).sort().join(",");
+    const ids = await this.#call(() =>
+      Promise.all(
+        servers.map(async (server) => {
+          const [info, replication] = await Promise.all([server.info("server"), server.info("replication")]);
+          return { runId: field(info, "run_id"), replId: field(replication, "master_replid") };
+        }),
+      ),
+    );
+    // In a cluster any master's change counts, so the identity covers every master.
+    return {
+      identity: ids
+        .map(({ runId, replId }) => `${runId}/${replId}`)
+        .sort()
+        .join(","),
+      fence: ids
+        .map(({ replId }) => replId)
+        .sort()
+        .join(","),
+    };
+  }
+
+  #invalidate(): void {
+    this.#generation += 1;
+    this.#connection = undefined;
   }
 
   #run(ticket: Ticket, key: string, op: string, ...args: number[]): Promise<number[]> {
     this.#checkTicket(ticket);
-    return this.#call(() => this.#client.imSequence(key, op, ticket.epoch, ...args));
+    return this.#call(() => this.#client.imSequence(key, op, ticket.epoch, ticket.fence, ...args));
+  }
+
+  /** BEHIND as is; CHANGED (the server is not the one the ticket's epoch was taken for) as epoch 0. */
+  #behind(reply: number[], ticket: Ticket): BehindReply {
+    if (reply[0] === Status.changed) {
+      // Read the identity again, unless that already happened since this ticket was issued.
+      if (ticket.generation === this.#generation) this.#invalidate();
+      return { status: "behind", epoch: 0 };
+    }
+    if (reply[0] !== Status.behind) throw new Error(`malformed sequence.lua reply: ${JSON.stringify(reply)}`);
+    return { status: "behind", epoch: at(reply, 1) };
+  }
+
+  #applyReply(reply: number[], ticket: Ticket): ApplyReply {
+    if (reply[0] === Status.ok) return { status: "ok" };
+    if (reply[0] === Status.noop) return { status: "noop" };
+    return this.#behind(reply, ticket);
   }
 
   /** Checked synchronously right before sending, so the connection that was verified is the one used. */
@@ -223,14 +271,17 @@ export class RedisSequenceStore {
     try {
       return await command();
     } catch (error) {
+      // The server stopped being a writable primary, or is loading data: whatever it holds next may
+      // be another lineage, so its identity is read again before the next call.
+      if (error instanceof Error && /^(READONLY|LOADING|MASTERDOWN)/.test(error.message)) this.#invalidate();
       throw unavailable(error);
     }
   }
 }
 
-function runIdOf(info: string): string {
-  const match = /^run_id:(\w+)/m.exec(info);
-  if (!match?.[1]) throw new Error("INFO server has no run_id");
+function field(info: string, name: string): string {
+  const match = new RegExp(`^${name}:(\\w+)`, "m").exec(info);
+  if (!match?.[1]) throw new Error(`INFO has no ${name}`);
   return match[1];
 }
 
@@ -238,17 +289,6 @@ function at(reply: number[], index: number): number {
   const value = reply[index];
   if (typeof value !== "number") throw new Error(`malformed sequence.lua reply: ${JSON.stringify(reply)}`);
   return value;
-}
-
-function behind(reply: number[]): { status: "behind"; epoch: number } {
-  if (reply[0] !== Status.behind) throw new Error(`malformed sequence.lua reply: ${JSON.stringify(reply)}`);
-  return { status: "behind", epoch: at(reply, 1) };
-}
-
-function applyReply(reply: number[]): ApplyReply {
-  if (reply[0] === Status.ok) return { status: "ok" };
-  if (reply[0] === Status.noop) return { status: "noop" };
-  return behind(reply);
 }
 
 function unavailable(cause: unknown): StoreError {
