@@ -1,25 +1,13 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { WatchResponse } from "@im-core/proto";
-import {
-  type EtcdServer,
-  etcdJson,
-  eventually,
-  startEtcd,
-  startTcpProxy,
-  type TcpProxy,
-} from "@im-core/testkit";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { etcdJson, eventually, startEtcd, startTcpProxy, type TcpProxy } from "@im-core/testkit";
+import { afterAll, describe, expect, it } from "vitest";
 
 import { startTestRegistry, type TestRegistry } from "../testing/registry.js";
 
-let etcd: EtcdServer;
 const cleanups: (() => Promise<unknown>)[] = [];
-beforeAll(async () => {
-  etcd = await startEtcd();
-});
 afterAll(async () => {
   await Promise.all(cleanups.map((cleanup) => cleanup()));
-  await etcd.dispose();
 });
 
 async function registry(options: Parameters<typeof startTestRegistry>[0]): Promise<TestRegistry> {
@@ -80,8 +68,11 @@ async function reReadAndWatch(instance: TestRegistry, users: string[]) {
   abort.abort();
 }
 
+// Every case on an etcd of its own: each compacts or wipes the etcd it watches.
 describe.concurrent("mirror reload", () => {
   it("after its watch was compacted away: Lookup equals etcd, Watch clients get OUT_OF_RANGE and re-read", async () => {
+    const etcd = await startEtcd();
+    cleanups.push(() => etcd.dispose());
     // This instance reaches etcd through a proxy the test cuts; the test writes and compacts directly.
     const proxy: TcpProxy = await startTcpProxy(etcd.port);
     cleanups.push(() => proxy.close());

@@ -1,12 +1,12 @@
-import { StoreError } from "@im-core/common";
-import { kindOf, startEtcd } from "@im-core/testkit";
+import { kindOf } from "@im-core/testkit";
 import { describe, expect, it } from "vitest";
 import type { ChangeBatch } from "../devices.js";
 import { eventually, putDevice, sleep, useEtcd, where } from "../testing/etcd.js";
 import { connectEtcd, deadlineFrom } from "./client.js";
 import { writeDevice } from "./devices.js";
-import { EtcdRegistryStore } from "./registry-store.js";
 
+// One etcd for every case, each under its own key root. Nothing here compacts, restarts or locks it
+// down: that would end the other cases' watches (watch.test.ts gives such cases an etcd of their own).
 const etcd = useEtcd();
 
 describe.concurrent("etcd registry store", () => {
@@ -160,34 +160,6 @@ describe.concurrent("etcd registry store", () => {
       expect(revisions).toEqual([...revisions].sort((a, b) => a - b));
     } finally {
       handle.close();
-    }
-  });
-});
-
-describe("etcd registry store and compaction", () => {
-  it("fails a watch from a compacted revision with out_of_range", async () => {
-    // Its own etcd: compacting the shared one would cancel the other cases' watches.
-    await using server = await startEtcd();
-    const store = new EtcdRegistryStore({ endpoints: server.endpoints, callTimeoutMs: 3_000 });
-    try {
-      const from = (await putDevice(store, { userId: "u", deviceId: "d", gatewayNode: "gw" })).revision;
-      await putDevice(store, { userId: "u", deviceId: "d", gatewayNode: "gw2" });
-      const now = await store.currentRevision();
-      await fetch(`${server.endpoints[0]}/v3/kv/compaction`, {
-        method: "POST",
-        body: JSON.stringify({ revision: String(now), physical: true }),
-      });
-      expect(await kindOf(store.assertHistoryFrom(from))).toBe("out_of_range");
-      const failure = await new Promise<Error>((resolve) => {
-        store.watch(from, { batch: () => {}, error: resolve });
-      });
-      expect(failure).toBeInstanceOf(StoreError);
-      expect((failure as StoreError).kind).toBe("out_of_range");
-      // The next revision is fine (a watch from it waits); beyond it, the client's history was lost.
-      await store.assertHistoryFrom(now + 1);
-      expect(await kindOf(store.assertHistoryFrom(now + 1000))).toBe("out_of_range");
-    } finally {
-      store.close();
     }
   });
 });

@@ -1,7 +1,6 @@
 import { StoreError } from "@im-core/common";
 import type { Etcd3, IEvent, IWatchResponse } from "etcd3";
 import type { ChangeEvent, DeviceEntry, WatchHandle, WatchSink } from "../devices.js";
-import { toStoreError } from "./client.js";
 import { entryFromKv } from "./entries.js";
 import type { KeyLayout } from "./keys.js";
 
@@ -20,6 +19,48 @@ function eventFrom(layout: KeyLayout, event: IEvent): ChangeEvent | undefined {
 }
 
 /**
+ * The watch response each client's etcd3 is handling right now. etcd3 turns a cancelled watch into an
+ * error that keeps only `cancel_reason`, and etcd leaves that empty both when the start revision was
+ * compacted away (it then sets `compact_revision`) and when it confirms a cancel request: the error alone
+ * cannot tell a lost history from a watch that only has to be resumed.
+ */
+const handling = new WeakMap<Etcd3, IWatchResponse>();
+const reading = new WeakSet<Etcd3>();
+
+/**
+ * Sees every watch response of `etcd` just before etcd3 handles it, so a cancellation can be read whole.
+ * Wraps the stream opener (first watch and every reconnect): our listener is on before etcd3's, and
+ * before etcd3 sends its first request, so no response goes unseen.
+ */
+function readWatchResponses(etcd: Etcd3): void {
+  if (reading.has(etcd)) return;
+  reading.add(etcd);
+  const client = etcd.watchClient;
+  const open = client.watch.bind(client);
+  client.watch = async (...args: Parameters<typeof open>) => {
+    const stream = await open(...args);
+    stream.on("data", (response: IWatchResponse) => handling.set(etcd, response));
+    return stream;
+  };
+}
+
+/** How a watch etcd cancelled ends: `out_of_range` only when etcd says its history was compacted. */
+function cancellationError(response: IWatchResponse | undefined, cause: Error): StoreError {
+  const compactRevision = Number(response?.compact_revision ?? 0);
+  if (compactRevision > 0) {
+    return new StoreError(
+      "out_of_range",
+      `the requested revision has been compacted (etcd keeps history from revision ${compactRevision})`,
+      { cause },
+    );
+  }
+  // No history was lost (a confirmed cancel request, a permission check): resuming from the last
+  // delivered revision is safe, and a resume etcd cannot serve is refused as compacted then.
+  const reason = response?.cancel_reason || "no reason given";
+  return new StoreError("unavailable", `etcd cancelled the watch (${reason}): resume it`, { cause });
+}
+
+/**
  * Follows every device key from `fromRevision` on, through the etcd3 client's shared watch stream (one
  * gRPC stream per client, however many watches). The client reconnects by itself; we pin the resume
  * point to the last event we delivered, because etcd3 moves it to the header revision, which during a
@@ -33,6 +74,7 @@ export function watchDevices(
 ): WatchHandle {
   let next = fromRevision;
   let closed = false;
+  readWatchResponses(etcd);
   const watcher = etcd
     .watch()
     .prefix(layout.devicesPrefix)
@@ -74,13 +116,9 @@ export function watchDevices(
     sink.connection?.(false);
   });
   watcher.on("error", (error: Error) => {
-    // etcd cancels a watch without a reason only when its start revision was compacted away.
-    if (/canceled: *$/.test(error.message) || /compact/.test(error.message)) {
-      fail(new StoreError("out_of_range", "the requested revision has been compacted", { cause: error }));
-    } else {
-      const mapped = toStoreError(error, "watch");
-      fail(mapped instanceof Error ? mapped : new StoreError("unavailable", "watch failed"));
-    }
+    // etcd3 emits "error" only while handling this watcher's cancellation: the response seen last.
+    const response = handling.get(etcd);
+    fail(cancellationError(response?.canceled ? response : undefined, error));
   });
   return { close: stop };
 }
