@@ -130,3 +130,30 @@ describe.concurrent("Watch", () => {
     }
   });
 });
+
+describe("Watch while its instance shuts down", () => {
+  it("ends with UNAVAILABLE and a message saying where to resume, never with a normal end", async () => {
+    const instance = await startTestRegistry({ endpoints: backend.etcd.endpoints });
+    const { client } = instance;
+    const stream = client.watch({ userIds: ["drained"] });
+    const received: WatchResponse[] = [];
+    const ended = (async () => {
+      for await (const response of stream) {
+        received.push(response);
+        if (received.length === 1) {
+          await client.register({ userId: "drained", deviceId: "d", gatewayNode: "gw" });
+        }
+        if (received.length === 2) void instance.close();
+      }
+    })();
+    const error = ConnectError.from(
+      await ended.then(
+        () => new Error("the stream ended normally"),
+        (e) => e,
+      ),
+    );
+    expect(Code[error.code]).toBe("Unavailable");
+    const last = received.at(-1)!.revision;
+    expect(error.rawMessage).toContain(`start_revision ${last + 1n}`);
+  });
+});

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import type { HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { type WatchRequest, type WatchResponse, WatchResponseSchema } from "@im-core/proto";
 import type { WatchHandle } from "@im-core/stores/etcd";
 import { Subscription } from "@im-core/stores/mirror";
@@ -51,10 +51,18 @@ export function watchHandlers(deps: RegistryDeps) {
       context.signal.addEventListener("abort", stop);
       deps.draining.addEventListener("abort", stop);
       try {
+        if (deps.draining.aborted) throw shuttingDown(start === undefined ? undefined : start - 1);
         feed = await openFeed(start, users, context.signal);
-        if (context.signal.aborted || deps.draining.aborted) return;
+        if (context.signal.aborted) return;
+        if (deps.draining.aborted) throw shuttingDown(feed.startsAfter);
         yield create(WatchResponseSchema, { revision: BigInt(feed.startsAfter) });
-        for await (const batch of feed.subscription) yield toWatchResponse(batch);
+        let last = feed.startsAfter;
+        for await (const batch of feed.subscription) {
+          yield toWatchResponse(batch);
+          last = batch.revision;
+        }
+        // A normal end would read as "finished" to a generic client, which would never resume.
+        if (deps.draining.aborted) throw shuttingDown(last);
       } finally {
         context.signal.removeEventListener("abort", stop);
         deps.draining.removeEventListener("abort", stop);
@@ -62,4 +70,13 @@ export function watchHandlers(deps: RegistryDeps) {
       }
     },
   };
+}
+
+/** Why a Watch stream ends when its instance drains: the client must resume, elsewhere. */
+function shuttingDown(lastRevision: number | undefined): ConnectError {
+  const resume =
+    lastRevision === undefined
+      ? "watch again"
+      : `resume on another instance with start_revision ${lastRevision + 1} (the revision after the last one received)`;
+  return new ConnectError(`this registry instance is shutting down: ${resume}`, Code.Unavailable);
 }

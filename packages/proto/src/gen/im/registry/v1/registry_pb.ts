@@ -597,7 +597,9 @@ export const RegistryService: GenService<{
    * `revision` is the one the stream starts after.
    * Errors: OUT_OF_RANGE if `start_revision` has been compacted away: re-read with Lookup /
    * BatchLookup (their `revision` tells where to watch from) and watch again;
-   * RESOURCE_EXHAUSTED if the instance has too many open streams or the client falls too far behind.
+   * RESOURCE_EXHAUSTED if the instance has too many open streams or the client falls too far behind;
+   * UNAVAILABLE if the instance's feed was interrupted or the instance is shutting down (resume, on
+   * another instance if need be). The stream never ends without an error: resume after any end.
    *
    * @generated from rpc im.registry.v1.RegistryService.Watch
    */
