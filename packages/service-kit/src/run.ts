@@ -11,6 +11,8 @@ export interface RunningService {
   close(): Promise<void>;
   /** How long `close` may wait for in-flight calls (SHUTDOWN_GRACE_MS); the process exits 5 s after. */
   shutdownGraceMs?: number;
+  /** How long `close` keeps serving before it starts draining (SHUTDOWN_DELAY_MS). */
+  shutdownDelayMs?: number;
 }
 
 /**
@@ -32,7 +34,8 @@ export async function runService(name: string, start: (logger: Logger) => Promis
     process.exit(1);
   }
   logger.info({ url: service.url }, `${name} listening on ${service.url}`);
-  const delay = (service.shutdownGraceMs ?? defaultLimits.shutdownGraceMs) + 5_000;
+  const delay =
+    (service.shutdownDelayMs ?? 0) + (service.shutdownGraceMs ?? defaultLimits.shutdownGraceMs) + 5_000;
   closeWithGrace(
     { delay, logger: { error: (message) => logger.error(message) } },
     async ({ signal, err }) => {
@@ -53,13 +56,14 @@ export async function runService(name: string, start: (logger: Logger) => Promis
 export async function serve(
   server: ServiceServer,
   at: { host: string; port: number },
-  settings: Pick<ServerSettings, "tls" | "shutdownGraceMs">,
+  settings: Pick<ServerSettings, "tls" | "shutdownGraceMs" | "shutdownDelayMs">,
   closeBackends: () => unknown,
 ): Promise<RunningService> {
   const address = await server.listen(at.port, at.host);
   return {
     url: `${settings.tls ? "https" : "http"}://${address.address}:${address.port}`,
     shutdownGraceMs: settings.shutdownGraceMs,
+    shutdownDelayMs: settings.shutdownDelayMs,
     async close() {
       await server.close();
       await closeBackends();

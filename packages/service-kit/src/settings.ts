@@ -18,6 +18,11 @@ export interface ServerSettings {
   /** A stream whose client has not read for this long is reset. */
   streamStallTimeoutMs: number;
   shutdownGraceMs: number;
+  /**
+   * After SIGTERM, how long the instance keeps taking new connections and calls while its readiness
+   * already says it is draining: time for load balancers to stop sending to it.
+   */
+  shutdownDelayMs: number;
   /** Streams one HTTP/2 connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
   maxStreamsPerConnection: number;
   /** Connections open at once on this instance, and from one peer address. */
@@ -38,6 +43,7 @@ export const defaultLimits = {
   maxStreamsPerToken: 100,
   streamStallTimeoutMs: 30_000,
   shutdownGraceMs: 10_000,
+  shutdownDelayMs: 0,
   maxStreamsPerConnection: 256,
   maxConnections: 10_000,
   maxConnectionsPerPeer: 1_000,
@@ -75,6 +81,7 @@ export function loadServerSettings(env: NodeJS.ProcessEnv = process.env): Server
       MAX_WATCH_STREAMS_PER_TOKEN: envInt(defaultLimits.maxStreamsPerToken, 1, 1_000_000),
       STREAM_STALL_TIMEOUT_MS: envInt(defaultLimits.streamStallTimeoutMs, 100, 3_600_000),
       SHUTDOWN_GRACE_MS: envInt(defaultLimits.shutdownGraceMs, 0, 600_000),
+      SHUTDOWN_DELAY_MS: envInt(defaultLimits.shutdownDelayMs, 0, 600_000),
       MAX_STREAMS_PER_CONNECTION: envInt(defaultLimits.maxStreamsPerConnection, 1, 100_000),
       MAX_CONNECTIONS: envInt(defaultLimits.maxConnections, 1, 1_000_000),
       MAX_CONNECTIONS_PER_PEER: envInt(defaultLimits.maxConnectionsPerPeer, 1, 1_000_000),
@@ -136,6 +143,7 @@ export function loadServerSettings(env: NodeJS.ProcessEnv = process.env): Server
     maxStreamsPerToken: vars.MAX_WATCH_STREAMS_PER_TOKEN,
     streamStallTimeoutMs: vars.STREAM_STALL_TIMEOUT_MS,
     shutdownGraceMs: vars.SHUTDOWN_GRACE_MS,
+    shutdownDelayMs: vars.SHUTDOWN_DELAY_MS,
     maxStreamsPerConnection: vars.MAX_STREAMS_PER_CONNECTION,
     maxConnections: vars.MAX_CONNECTIONS,
     maxConnectionsPerPeer: vars.MAX_CONNECTIONS_PER_PEER,

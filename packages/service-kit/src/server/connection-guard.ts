@@ -61,6 +61,11 @@ export class ConnectionGuard {
     return true;
   }
 
+  /** Connections without a request in flight right now, longest idle first. */
+  idleSockets(): net.Socket[] {
+    return [...this.#idle];
+  }
+
   /** The connection has a request in flight (false: none, so it may make room for another). */
   busy(socket: net.Socket, busy: boolean): void {
     const peer = this.#peerOf.get(socket);

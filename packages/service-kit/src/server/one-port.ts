@@ -3,6 +3,12 @@ import http2 from "node:http2";
 import net from "node:net";
 import { ConnectionGuard, type ConnectionLimits } from "./connection-guard.js";
 
+/**
+ * How long a drained connection still takes requests already on their way (far more than a round trip):
+ * only after that are idle connections closed, so a request is never executed and then left unanswered.
+ */
+const DRAIN_LINGER_MS = 1_000;
+
 /** Every HTTP/2 connection without TLS ("h2c", prior knowledge) starts with this preface. */
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -41,6 +47,8 @@ export class OnePortServer {
   readonly #http1: http.Server | undefined;
   readonly #http2: http2.Http2Server | http2.Http2SecureServer;
   readonly #sessions = new Set<http2.ServerHttp2Session>();
+  /** The TCP sockets under the HTTP/2 sessions: drained by GOAWAY, never closed under their streams. */
+  readonly #sessionSockets = new WeakSet<net.Socket>();
   readonly #sockets = new Set<net.Socket>();
   /** HTTP/1.1 connections and how many requests each is serving: idle ones are closed on shutdown. */
   readonly #http1Requests = new Map<net.Socket, number>();
@@ -57,6 +65,8 @@ export class OnePortServer {
     this.#guard = new ConnectionGuard(options.connections, options.onConnectionShed);
     const handle: RequestListener = (request, response) => {
       this.#bodyDeadline(request, response);
+      // Draining: an HTTP/1.1 client is told, with this reply, to send nothing more on the connection.
+      if (this.#closing && response instanceof http.ServerResponse) response.setHeader("connection", "close");
       onRequest(request, response);
     };
     // Node's own request tracking and header timeouts only cover servers that listen themselves; ours get
@@ -69,7 +79,6 @@ export class OnePortServer {
       if (running === undefined) socket.once("close", () => this.#http1Requests.delete(socket));
       this.#http1Requests.set(socket, (running ?? 0) + 1);
       this.#guard.busy(rawSocketOf(socket), true);
-      if (this.#closing) response.setHeader("connection", "close");
       response.once("close", () => {
         const left = (this.#http1Requests.get(socket) ?? 1) - 1;
         this.#http1Requests.set(socket, left);
@@ -110,6 +119,9 @@ export class OnePortServer {
       session.once("close", () => this.#sessions.delete(session));
       // The cleartext session's socket is a proxy of the one handed over; a TLS one's wraps the raw socket.
       const raw = this.#handingOver ?? rawSocketOf(session.socket as net.Socket);
+      this.#sessionSockets.add(raw);
+      // A session that starts while the server drains is told at once.
+      if (this.#closing) session.close();
       let streams = 0;
       session.on("stream", (stream) => {
         if (streams++ === 0) this.#guard.busy(raw, true);
@@ -136,25 +148,32 @@ export class OnePortServer {
   }
 
   /**
-   * Stops accepting connections, asks HTTP/2 clients to go away (GOAWAY lets open streams finish)
-   * and closes HTTP/1.1 connections as they fall idle. Resolves when every connection is gone, or
+   * Drains: stops accepting connections. HTTP/2 clients get a GOAWAY at once: the streams it counts
+   * finish, later ones are refused unprocessed, which a client can tell and retry. HTTP/1.1 has no such
+   * signal, so replies say `connection: close`, and an idle connection is kept for `lingerMs` (longer
+   * than a request already sent takes to arrive) to answer such a request before it is closed: a
+   * request is never executed and then left unanswered. Resolves when every connection is gone, or
    * destroys the rest after `graceMs`.
    */
-  async close(graceMs: number): Promise<void> {
+  async close(graceMs: number, lingerMs = DRAIN_LINGER_MS): Promise<void> {
     this.#closing = true;
     const listenerClosed = new Promise<void>((resolve) => this.#listener.close(() => resolve()));
-    for (const session of this.#sessions) {
-      session.close();
-    }
-    for (const [socket, requests] of this.#http1Requests) {
-      if (requests === 0) socket.end();
-    }
+    for (const session of this.#sessions) session.close();
+    const linger = setTimeout(
+      () => {
+        for (const socket of this.#guard.idleSockets()) {
+          if (!this.#sessionSockets.has(socket)) socket.destroy();
+        }
+      },
+      Math.min(lingerMs, graceMs),
+    );
     const deadline = setTimeout(() => {
       for (const socket of this.#sockets) socket.destroy();
     }, graceMs);
     try {
       await listenerClosed;
     } finally {
+      clearTimeout(linger);
       clearTimeout(deadline);
     }
   }

@@ -4,6 +4,7 @@ import type http2 from "node:http2";
 import type net from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
 import { type ConnectRouter, createContextValues, type Interceptor } from "@connectrpc/connect";
+import { sleep } from "@im-core/common";
 import { errorMappingInterceptor } from "../errors.js";
 import type { ReadinessCheck } from "../health.js";
 import { deadlineInterceptor } from "../limits/deadline-interceptor.js";
@@ -224,8 +225,10 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
     metrics,
     listen: (port, host) => server.listen(port, host),
     async close() {
+      // Readiness says "draining" first; calls keep being served while load balancers catch up.
       draining.abort();
       readinessProbe.close();
+      if (settings.shutdownDelayMs > 0) await sleep(settings.shutdownDelayMs);
       try {
         await server.close(settings.shutdownGraceMs);
       } finally {
