@@ -59,7 +59,21 @@ export function openRegistryBackends(
     mirror,
     watchBacklog: config.watchBacklog,
     onWatchLag: watchLagged,
-    readiness: [{ name: "etcd", check: async (signal) => void (await etcd.currentRevision({ signal })) }],
+    readiness: [
+      {
+        name: "etcd",
+        check: async (signal) => void (await etcd.currentRevision({ signal })),
+        // The same read over a client of its own: see ReadinessCheck.fresh.
+        async fresh(signal) {
+          const probe = new EtcdRegistryStore({ endpoints: config.etcdEndpoints, callTimeoutMs: 1_000 });
+          try {
+            await probe.currentRevision({ signal });
+          } finally {
+            probe.close();
+          }
+        },
+      },
+    ],
     close() {
       mirror.close();
       etcd.close();

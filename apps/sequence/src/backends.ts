@@ -3,9 +3,15 @@ import {
   createMySqlPool,
   MySqlSequenceBackup,
   migrateDatabase,
+  pingMySqlOnce,
   type SequenceBackupOptions,
 } from "@im-core/stores/mysql";
-import { connectRedis, type RedisConnectOptions, RedisSequenceStore } from "@im-core/stores/redis";
+import {
+  connectRedis,
+  pingRedisOnce,
+  type RedisConnectOptions,
+  RedisSequenceStore,
+} from "@im-core/stores/redis";
 import { type AllocatorOptions, SequenceAllocator } from "./allocator/allocator.js";
 import { DEFAULT_NEW_CONVERSATION_RATE, type SequenceConfig } from "./config.js";
 import { sequenceMetrics } from "./metrics.js";
@@ -73,9 +79,14 @@ export async function openSequenceBackends(
     backup,
     redis,
     newConversations: new RateLimiter(rate, rate * 10),
+    // Each asked again over a connection of its own when ours fails: see ReadinessCheck.fresh.
     readiness: [
-      { name: "redis", check: () => redis.ping() },
-      { name: "mysql", check: async () => void (await pool.query("SELECT 1")) },
+      { name: "redis", check: () => redis.ping(), fresh: () => pingRedisOnce(config.redis, 1_000) },
+      {
+        name: "mysql",
+        check: async () => void (await pool.query("SELECT 1")),
+        fresh: () => pingMySqlOnce(config.mysqlUrl, 1_000),
+      },
     ],
     async close() {
       await allocator.settle();

@@ -78,10 +78,11 @@ describe.each(apps)("the $app deployment", ({ app, port }) => {
 
     expect(container.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "grpc" });
     expect(container.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "grpc" });
-    const preStop: string[] = container.lifecycle.preStop.exec.command;
-    expect(preStop[0]).toBe("sleep");
-    // preStop, then the service's drain, which close-with-grace cuts off 5 s after SHUTDOWN_GRACE_MS.
-    expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(Number(preStop[1]) + 15);
+    // The delay, then the drain, which close-with-grace cuts off 5 s after SHUTDOWN_GRACE_MS.
+    expect(Number(config.data.SHUTDOWN_DELAY_MS)).toBeGreaterThan(0);
+    expect(pod.terminationGracePeriodSeconds * 1_000).toBeGreaterThanOrEqual(
+      Number(config.data.SHUTDOWN_DELAY_MS) + Number(config.data.SHUTDOWN_GRACE_MS) + 5_000,
+    );
     expect(container.resources.requests).toMatchObject({
       cpu: expect.any(String),
       memory: expect.any(String),

@@ -31,6 +31,9 @@ export function useTestSequence() {
     get redis() {
       return backends.redis;
     },
+    get mariadb() {
+      return backends.mariadb;
+    },
     get sequence(): TestSequence {
       return sequence();
     },

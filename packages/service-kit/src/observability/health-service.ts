@@ -3,24 +3,30 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus } from "@im-core/proto/grpc/health/v1";
 
 /**
- * The standard `grpc.health.v1.Health` service, answering for the whole server ("") and for each
- * named service: SERVING while every backend answers, NOT_SERVING while one is down or the server
- * is draining.
+ * The standard `grpc.health.v1.Health` service. For the whole server ("") and for each named service:
+ * SERVING while the instance is ready (a shared backend outage included: it still serves what it can),
+ * NOT_SERVING while it drains or its own connection to a backend is broken. For each backend by name
+ * (`etcd`, `redis`, `mysql`): SERVING while the last probe reached it.
  */
 export { Health };
 
 export function registerHealthService(
   router: ConnectRouter,
-  serviceNames: readonly string[],
-  isServing: () => Promise<boolean>,
+  options: {
+    services: readonly string[];
+    backends: readonly string[];
+    isServing: () => Promise<boolean>;
+    isBackendServing: (name: string) => Promise<boolean>;
+  },
 ): void {
-  const known = new Set(["", ...serviceNames]);
+  const services = new Set(["", ...options.services]);
+  const backends = new Set(options.backends);
   router.service(Health, {
     async check(request) {
-      if (!known.has(request.service)) {
-        throw new ConnectError(`unknown service "${request.service}"`, Code.NotFound);
-      }
-      const serving = await isServing();
+      let serving: boolean;
+      if (services.has(request.service)) serving = await options.isServing();
+      else if (backends.has(request.service)) serving = await options.isBackendServing(request.service);
+      else throw new ConnectError(`unknown service "${request.service}"`, Code.NotFound);
       return {
         status: serving
           ? HealthCheckResponse_ServingStatus.SERVING

@@ -29,6 +29,17 @@ export class ServiceMetrics {
     labelNames: ["kind"] as const,
     registers: [this.registry],
   });
+  readonly backendUp = new Gauge({
+    name: "backend_up",
+    help: "1 while the last readiness probe reached the backend, 0 while it did not.",
+    labelNames: ["backend"] as const,
+    registers: [this.registry],
+  });
+  readonly ready = new Gauge({
+    name: "ready",
+    help: "1 while the instance reports ready (degraded included), 0 while not (draining, its own connection broken).",
+    registers: [this.registry],
+  });
   readonly openStreams = new Gauge({
     name: "rpc_open_streams",
     help: "Server-streaming calls (Watch) open on this instance.",

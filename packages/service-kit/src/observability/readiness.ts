@@ -5,6 +5,8 @@ export interface CachedReadinessOptions {
   timeoutMs: number;
   /** Pause between the end of one probe and the start of the next. */
   refreshMs: number;
+  /** Told of each probe whose report differs from the one before (logs, metrics). */
+  onChange?: (report: ReadinessReport, previous: ReadinessReport | undefined) => void;
 }
 
 /**
@@ -42,9 +44,13 @@ export class CachedReadiness {
     clearTimeout(this.#timer);
   }
 
+  #last: ReadinessReport | undefined;
+
   async #probe(): Promise<ReadinessReport> {
     const report = await checkReadiness(this.#checks, this.options.timeoutMs);
     this.#latest = Promise.resolve(report);
+    if (JSON.stringify(report) !== JSON.stringify(this.#last)) this.options.onChange?.(report, this.#last);
+    this.#last = report;
     if (!this.#closed) {
       this.#timer = setTimeout(() => void this.#probe(), this.options.refreshMs);
       // Probing alone never keeps a process alive.
@@ -60,14 +66,19 @@ export class CachedReadiness {
  * queued behind a hung one.
  */
 function oneRunAtATime(check: ReadinessCheck): ReadinessCheck {
-  let running: Promise<void> | undefined;
-  return {
-    name: check.name,
-    check(signal) {
-      running ??= check.check(signal).finally(() => {
+  const once = (ask: (signal: AbortSignal) => Promise<void>) => {
+    let running: Promise<void> | undefined;
+    return (signal: AbortSignal) => {
+      running ??= ask(signal).finally(() => {
         running = undefined;
       });
       return running;
-    },
+    };
+  };
+  const { fresh } = check;
+  return {
+    name: check.name,
+    check: once((signal) => check.check(signal)),
+    ...(fresh ? { fresh: once((signal) => fresh.call(check, signal)) } : {}),
   };
 }

@@ -9,12 +9,15 @@ import {
 } from "@connectrpc/connect-node";
 import { StoreError } from "@im-core/common";
 import { DeviceLocationSchema, RegistryService } from "@im-core/proto";
+import { Health, HealthCheckResponse_ServingStatus } from "@im-core/proto/grpc/health/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../logger.js";
 import { createServiceServer, type ServiceServer } from "./service-server.js";
 
 // A stand-in registry: enough behaviour to tell protocols, errors and shutdown apart.
 let backendUp = true;
+/** Whether a connection of its own would reach the backend (false: a shared outage). */
+let backendUpForOthers = true;
 let releaseSlowCall: () => void = () => {};
 
 function startServer() {
@@ -28,6 +31,9 @@ function startServer() {
         name: "backend",
         check: async () => {
           if (!backendUp) throw new Error("connection refused");
+        },
+        fresh: async () => {
+          if (!backendUpForOthers) throw new Error("connection refused");
         },
       },
     ],
@@ -119,22 +125,55 @@ describe("one port for every protocol", () => {
     expect((await fetch(`${baseUrl}/healthz`)).status).toBe(200);
   });
 
-  it("reports unready while a backend is down, naming it", async () => {
+  describe("readiness", () => {
     // Readiness answers the last background probe (one a second): poll until a probe saw the change.
     const readyz = async () => {
       const response = await fetch(`${baseUrl}/readyz`);
-      return { status: response.status, body: await response.json() };
+      return { status: response.status, body: (await response.json()) as { status?: string } };
     };
-    backendUp = false;
-    try {
-      await expect.poll(readyz, { timeout: 3_000 }).toEqual({
-        status: 503,
-        body: { ready: false, checks: { backend: "unavailable: connection refused" } },
-      });
-    } finally {
-      backendUp = true;
-    }
-    await expect.poll(async () => (await readyz()).status, { timeout: 3_000 }).toBe(200);
+    const health = (service: string) =>
+      createClient(Health, createGrpcTransport({ baseUrl }))
+        .check({ service })
+        .then(({ status }) => HealthCheckResponse_ServingStatus[status]);
+
+    it("stays ready, reporting degraded, while a backend every instance shares is down", async () => {
+      [backendUp, backendUpForOthers] = [false, false];
+      try {
+        await expect.poll(readyz, { timeout: 3_000 }).toEqual({
+          status: 200,
+          body: { ready: true, status: "degraded", checks: { backend: "unavailable: connection refused" } },
+        });
+        expect(await health("")).toBe("SERVING");
+        expect(await health("backend")).toBe("NOT_SERVING");
+        // /metrics is rendered at most once a second.
+        await expect
+          .poll(async () => (await fetch(`${baseUrl}/metrics`)).text(), { timeout: 3_000 })
+          .toMatch(/^backend_up\{backend="backend"[^}]*\} 0$/m);
+        expect(await (await fetch(`${baseUrl}/metrics`)).text()).toMatch(/^ready\{[^}]*\} 1$/m);
+      } finally {
+        [backendUp, backendUpForOthers] = [true, true];
+      }
+      await expect.poll(async () => (await readyz()).body.status, { timeout: 3_000 }).toBe("ok");
+      expect(await health("backend")).toBe("SERVING");
+    });
+
+    it("turns unready while only its own connection to a backend is broken", async () => {
+      backendUp = false; // a connection of its own still gets through
+      try {
+        await expect.poll(readyz, { timeout: 3_000 }).toEqual({
+          status: 503,
+          body: {
+            ready: false,
+            status: "not_ready",
+            checks: { backend: "own connection broken: connection refused" },
+          },
+        });
+        expect(await health("")).toBe("NOT_SERVING");
+      } finally {
+        backendUp = true;
+      }
+      await expect.poll(async () => (await readyz()).status, { timeout: 3_000 }).toBe(200);
+    });
   });
 });
 

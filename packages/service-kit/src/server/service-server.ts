@@ -13,6 +13,7 @@ import { streamLimitInterceptor } from "../limits/stream-limit-interceptor.js";
 import { withTimerSafeDeadline } from "../limits/timer-safe-deadline.js";
 import type { Logger } from "../logger.js";
 import { Health, registerHealthService } from "../observability/health-service.js";
+import { instanceReadiness } from "../observability/instance-readiness.js";
 import { ServiceMetrics } from "../observability/metrics.js";
 import { MetricsTextCache } from "../observability/metrics-text-cache.js";
 import {
@@ -20,7 +21,6 @@ import {
   countingProtocolRejections,
   countUnknownMethod,
 } from "../observability/protocol-rejections.js";
-import { CachedReadiness } from "../observability/readiness.js";
 import { requestLogInterceptor } from "../observability/request-log.js";
 import {
   type AccessPolicy,
@@ -93,14 +93,14 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
   const draining = new AbortController();
   // Every Watch stream listens on `draining`: many listeners are expected, not a leak.
   setMaxListeners(0, draining.signal);
-  const readinessProbe = new CachedReadiness(options.readiness, {
+  const readinessProbe = instanceReadiness(options.readiness, {
     timeoutMs: options.readinessTimeoutMs ?? 1_000,
     refreshMs: options.readinessRefreshMs ?? 1_000,
+    draining: draining.signal,
+    logger: options.logger,
+    metrics,
   });
-  const readiness = () =>
-    draining.signal.aborted
-      ? Promise.resolve({ ready: false, checks: {}, draining: true })
-      : readinessProbe.report();
+  const readiness = () => readinessProbe.report();
   const metricsText = new MetricsTextCache(
     () => metrics.registry.metrics(),
     options.metricsMaxAgeMs ?? 1_000,
@@ -123,7 +123,12 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
   const rpc = createRpcHandler({
     routes: (router) => {
       options.routes(router, { draining: draining.signal });
-      registerHealthService(router, [options.service.typeName], async () => (await readiness()).ready);
+      registerHealthService(router, {
+        services: [options.service.typeName],
+        backends: options.readiness.map((check) => check.name),
+        isServing: async () => (await readiness()).ready,
+        isBackendServing: (name) => readinessProbe.backendServing(name),
+      });
       wrapHandlers(router, (handler) =>
         countingProtocolRejections(handler.method.name, withTimerSafeDeadline(handler), countCall),
       );

@@ -1,5 +1,5 @@
 import { StoreError, withDeadline } from "@im-core/common";
-import { createPool, type Pool } from "mysql2/promise";
+import { createConnection, createPool, type Pool } from "mysql2/promise";
 
 /** Connections a pool opens at most, unless told otherwise. */
 export const DEFAULT_CONNECTION_LIMIT = 10;
@@ -39,5 +39,19 @@ export async function mysqlCall<T>(what: string, timeoutMs: number, work: () => 
     if (error instanceof StoreError) throw error;
     const detail = error instanceof Error ? error.message : String(error);
     throw new StoreError("unavailable", `MySQL unavailable (${what}): ${detail}`, { cause: error });
+  }
+}
+
+/** `SELECT 1` over a connection of its own, then closed: whether the server answers someone not sharing our pool. */
+export async function pingMySqlOnce(url: string, timeoutMs: number): Promise<void> {
+  const connection = await createConnection({ uri: url, connectTimeout: timeoutMs });
+  try {
+    await withDeadline(
+      connection.query("SELECT 1"),
+      timeoutMs,
+      () => new Error(`no answer within ${timeoutMs} ms`),
+    );
+  } finally {
+    connection.destroy();
   }
 }

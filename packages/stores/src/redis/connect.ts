@@ -80,3 +80,24 @@ export function connectRedis(target: RedisTarget, opts: RedisConnectOptions = {}
     ? createRedisClient(target.url, opts)
     : createRedisClusterClientFromUrls(target.cluster, opts);
 }
+
+/**
+ * One PING over a connection of its own, then closed: whether `target` answers someone who is not
+ * sharing this process's connections (a cluster is asked through its first seed). Never retried.
+ */
+export async function pingRedisOnce(target: RedisTarget, timeoutMs: number): Promise<void> {
+  const url = "url" in target ? target.url : target.cluster[0];
+  if (!url) throw new Error("no Redis address to ask");
+  const client = new Redis(url, {
+    ...safeOptions({ connectTimeoutMs: timeoutMs, commandTimeoutMs: timeoutMs }),
+    lazyConnect: true,
+    retryStrategy: () => null,
+  });
+  client.on("error", () => {}); // the failure is the rejected promise below
+  try {
+    await client.connect();
+    await client.ping();
+  } finally {
+    client.disconnect();
+  }
+}

@@ -4,6 +4,7 @@ export {
   createRedisClient,
   createRedisClusterClient,
   createRedisClusterClientFromUrls,
+  pingRedisOnce,
   type RedisConnectOptions,
   type RedisTarget,
 } from "./connect.js";
