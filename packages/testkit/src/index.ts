@@ -21,6 +21,7 @@ export { eventually } from "./eventually.js";
 export { type HttpGetOptions, httpGet } from "./http-get.js";
 export { type MariaDbServer, startMariaDb } from "./mariadb.js";
 export { freePorts, HOST, isPortFree } from "./ports.js";
+export { type ReadinessSeen, readinessSeen } from "./probes.js";
 export { grpcFrame, type Http2Answer, http2Exchange, openGrpcStream, rawGrpcCall } from "./raw-grpc.js";
 export {
   type RedisCluster,

@@ -21,3 +21,26 @@ export function acceptsConnections(port: number, signal: AbortSignal): Promise<b
     socket.once("error", () => resolve(false));
   });
 }
+
+/** What a load balancer and an operator see of a service: `/readyz` and gRPC health, by name. */
+export interface ReadinessSeen {
+  /** `/readyz`'s HTTP status (`http`) and its JSON body (`ready`, `status`, `checks`). */
+  readyz: { http: number; ready?: boolean; status?: string; checks?: Record<string, string> };
+  /** `grpc.health.v1.Health/Check`'s status (`SERVING`, `NOT_SERVING`) for each name asked. */
+  health: Record<string, string>;
+}
+
+/** Asks a service at `url` for `/readyz` and, over Connect JSON, `Health/Check` for each of `names`. */
+export async function readinessSeen(url: string, names: readonly string[]): Promise<ReadinessSeen> {
+  const readyz = await httpGet(`${url}/readyz`);
+  const health: Record<string, string> = {};
+  for (const name of names) {
+    const response = await fetch(`${url}/grpc.health.v1.Health/Check`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ service: name }),
+    });
+    health[name] = ((await response.json()) as { status?: string }).status ?? `HTTP ${response.status}`;
+  }
+  return { readyz: { http: readyz.status, ...(JSON.parse(readyz.body) as object) }, health };
+}

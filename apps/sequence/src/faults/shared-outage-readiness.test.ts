@@ -1,25 +1,12 @@
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Health, HealthCheckResponse_ServingStatus } from "@im-core/proto/grpc/health/v1";
-import { httpGet } from "@im-core/testkit";
+import { readinessSeen } from "@im-core/testkit";
 import { describe, expect, it } from "vitest";
 import { useTestSequence } from "../testing/sequence.js";
 
 const backend = useTestSequence();
 const group = (value: string) => ({ kind: { case: "groupId" as const, value } });
 
-/** What a load balancer and an operator see: /readyz's code and body, and gRPC health by name. */
-async function seen() {
-  const { url } = backend.sequence;
-  const readyz = await httpGet(`${url}/readyz`);
-  const health = createClient(Health, createGrpcTransport({ baseUrl: url }));
-  const status = async (service: string) =>
-    HealthCheckResponse_ServingStatus[(await health.check({ service })).status];
-  return {
-    readyz: { http: readyz.status, ...JSON.parse(readyz.body) },
-    health: { service: await status("im.sequence.v1.SequenceService"), mysql: await status("mysql") },
-  };
-}
+const SERVICE = "im.sequence.v1.SequenceService";
+const seen = () => readinessSeen(backend.sequence.url, [SERVICE, "mysql"]);
 
 describe("a MySQL outage every instance shares", () => {
   it("leaves the instance ready (degraded, naming MySQL) and serving the numbers it has reserved", async () => {
@@ -35,7 +22,7 @@ describe("a MySQL outage every instance shares", () => {
           status: "degraded",
           checks: { mysql: expect.stringMatching(/^unavailable: /) },
         },
-        health: { service: "SERVING", mysql: "NOT_SERVING" },
+        health: { [SERVICE]: "SERVING", mysql: "NOT_SERVING" },
       });
       console.log(`during a MySQL outage: ${JSON.stringify(await seen())}`);
       const next = await client.next({ conversation: group("shared-outage") });

@@ -7,23 +7,12 @@ import { RegistryService } from "@im-core/proto";
 import { eventually, openGrpcStream } from "@im-core/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TokenTable } from "../security/tokens.js";
+import { closedWithin } from "../testing/sockets.js";
 import { backend, gatewayToken, startTestServer } from "../testing/test-server.js";
 import type { ServiceServer } from "./service-server.js";
 
 const LOOKUP = "/im.registry.v1.RegistryService/Lookup";
 const WATCH = "/im.registry.v1.RegistryService/Watch";
-
-/** Resolves with the time (ms) until the socket closed, or rejects after `limitMs`. */
-function closedWithin(socket: net.Socket, limitMs: number): Promise<number> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`still open after ${limitMs} ms`)), limitMs);
-    socket.once("close", () => {
-      clearTimeout(timer);
-      resolve(performance.now() - started);
-    });
-  });
-}
 
 function connect(port: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {

@@ -1,24 +1,13 @@
 import net from "node:net";
 import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { closedWithin } from "../testing/sockets.js";
 import { startTestServer } from "../testing/test-server.js";
 import { selfSignedCertificate } from "../testing/tls.js";
 import type { ServiceServer } from "./service-server.js";
 
 const LOOKUP = "/im.registry.v1.RegistryService/Lookup";
 const DEADLINE_MS = 300;
-
-/** Resolves with the time (ms) until the socket closed, or rejects after `limitMs`. */
-function closedWithin(socket: net.Socket, limitMs: number): Promise<number> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`still open after ${limitMs} ms`)), limitMs);
-    socket.once("close", () => {
-      clearTimeout(timer);
-      resolve(performance.now() - started);
-    });
-  });
-}
 
 /** Runs `feed` every 50 ms while waiting for the server to close `socket`: a trickle keeps nothing open. */
 async function closedWhileTrickling(socket: net.Socket, feed: () => void): Promise<number> {
