@@ -35,6 +35,8 @@ export function createRedisClusterClient(
   const { enableOfflineQueue, retryStrategy, ...redisOptions } = safeOptions(opts);
   return new Cluster(nodes, {
     enableOfflineQueue,
+    // A layout change nobody was redirected for (a failover between calls) is learnt within seconds.
+    slotsRefreshInterval: 5_000,
     enableAutoPipelining: true,
     clusterRetryStrategy: retryStrategy,
     redisOptions: {

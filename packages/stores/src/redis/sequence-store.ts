@@ -274,6 +274,13 @@ export class RedisSequenceStore {
       // The server stopped being a writable primary, or is loading data: whatever it holds next may
       // be another lineage, so its identity is read again before the next call.
       if (error instanceof Error && /^(READONLY|LOADING|MASTERDOWN)/.test(error.message)) this.#invalidate();
+      // ioredis follows a redirection by itself only when every command of an auto-pipelined batch got the
+      // same one; a batch over several slots of a failed-over master returns MOVED to each caller and would
+      // keep going to the old node. Learning the new layout now lets the next call (a retry) get through.
+      const { client } = this;
+      if (client instanceof Cluster && error instanceof Error && /^(MOVED|ASK) /.test(error.message)) {
+        client.refreshSlotsCache();
+      }
       throw unavailable(error);
     }
   }
