@@ -43,7 +43,7 @@ const WARMUP_MS = 5_000;
 /** Quiet time after the last heal before the workload stops: every instance reconnected and serving again. */
 const COOLDOWN_MS = 10_000;
 const GATEWAYS = 3;
-const USERS_PER_GATEWAY = 4;
+const USERS_PER_GATEWAY = 6;
 const DEVICES_PER_USER = 2;
 
 /** Starts the deployment, runs workload and nemesis together, then the final reads and the checks. */

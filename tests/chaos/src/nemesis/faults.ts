@@ -30,7 +30,11 @@ export interface FaultPlan {
   variant: string;
 }
 
-/** A fault that runs from injection to heal; returns a description of what it did. */
+/**
+ * A fault that runs from injection to heal; returns a description of what it did. Its injection time is
+ * when it starts, unless it prepares first (a snapshot to fail over or roll back to): it then calls
+ * `injected` at the moment the data changes under the clients.
+ */
 type FaultRun = (d: Deployment, plan: FaultPlan, injected: () => void) => Promise<string>;
 
 const port = (p: { port: number }) => `:${p.port}`;
@@ -42,15 +46,13 @@ async function snapshot(d: Deployment): Promise<void> {
 }
 
 const runs: Record<FaultKind, FaultRun> = {
-  async "redis-flushall"(d, _plan, injected) {
+  async "redis-flushall"(d) {
     await d.redis.flushAll();
-    injected();
     return `FLUSHALL on ${port(d.redis)}`;
   },
-  async "redis-kill"(d, plan, injected) {
+  async "redis-kill"(d, plan) {
     const redis = d.redis;
     await redis.kill();
-    injected();
     await sleep(plan.holdMs);
     await redis.restart();
     return `kill -9 ${port(redis)}, restarted empty after ${plan.holdMs} ms`;
@@ -58,64 +60,60 @@ const runs: Record<FaultKind, FaultRun> = {
   async "redis-failover"(d, plan, injected) {
     const [from, to] = [d.redis, d.standbyRedis];
     await snapshot(d);
-    injected();
     // The primary keeps serving while the copy falls behind, then clients are moved to the copy.
     await sleep(plan.holdMs);
+    injected();
     d.failOver();
     return `copy ${port(to)} detached from ${port(from)}, ${plan.holdMs} ms later proxies switched to it`;
   },
   async "redis-rollback"(d, plan, injected) {
     const [primary, copy] = [d.redis, d.standbyRedis];
     await snapshot(d);
-    injected();
     await sleep(plan.holdMs);
+    injected();
     await primary.replicaOf(copy);
     await primary.replicaOf(null);
     const cut = plan.variant === "cut";
     if (cut) await primary.command("CLIENT", "KILL", "TYPE", "normal");
     return `${port(primary)} rolled back ${plan.holdMs} ms through ${port(copy)}, connections ${cut ? "cut" : "kept"}`;
   },
-  async "etcd-leader-kill"(d, plan, injected) {
+  async "etcd-leader-kill"(d, plan) {
     const leader = d.etcd.nodes[await d.etcd.leaderIndex(30_000)]!;
     await leader.kill();
-    injected();
     await sleep(plan.holdMs);
     await leader.restart();
     return `leader ${leader.name} killed, restarted after ${plan.holdMs} ms`;
   },
-  async "etcd-quorum-loss"(d, plan, injected) {
+  async "etcd-quorum-loss"(d, plan) {
     const kept = plan.instance % d.etcd.nodes.length;
     const stopped = d.etcd.nodes.filter((_, i) => i !== kept);
     await Promise.all(stopped.map((n) => n.stop()));
-    injected();
     await sleep(plan.holdMs);
     await Promise.all(stopped.map((n) => n.restart()));
     return `${stopped.map((n) => n.name).join(", ")} stopped for ${plan.holdMs} ms`;
   },
-  async "mysql-kill"(d, plan, injected) {
+  async "mysql-kill"(d, plan) {
     await d.mariadb.kill();
-    injected();
     await sleep(plan.holdMs);
     await d.mariadb.restart();
     return `kill -9 MariaDB, restarted after ${plan.holdMs} ms`;
   },
-  async "service-kill"(d, plan, injected) {
+  async "service-kill"(d, plan) {
     const service = serviceOf(d, plan);
     await service.kill();
-    injected();
     await sleep(plan.holdMs);
     await service.restart();
     return `SIGKILL ${service.name}, restarted after ${plan.holdMs} ms`;
   },
-  async "service-term"(d, plan, injected) {
+  async "service-term"(d, plan) {
     const service = serviceOf(d, plan);
     await service.stop();
-    injected();
+    const exit = service.exitCode;
     await sleep(plan.holdMs);
     await service.restart();
-    return `SIGTERM ${service.name} (exit ${service.exitCode}), restarted after ${plan.holdMs} ms`;
+    return `SIGTERM ${service.name} (exit ${exit === null ? "by SIGKILL after the grace" : exit}), restarted after ${plan.holdMs} ms`;
   },
-  async partition(d, plan, injected) {
+  async partition(d, plan) {
     const proxies =
       plan.service === "registry"
         ? d.registries[plan.instance]!.etcdProxies
@@ -125,7 +123,6 @@ const runs: Record<FaultKind, FaultRun> = {
               : d.sequences[plan.instance]!.mysqlProxy,
           ];
     for (const proxy of proxies) proxy.cut();
-    injected();
     await sleep(plan.holdMs);
     for (const proxy of proxies) proxy.restore();
     const backend = plan.service === "registry" ? "etcd" : plan.variant;
