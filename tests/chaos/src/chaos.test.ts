@@ -12,7 +12,7 @@ test("a short nemesis schedule leaves a clean history: no duplicate number, no l
   const seed = Number(process.env.CHAOS_SEED ?? 20261202);
   const result = await runChaos({
     seed,
-    durationMs: 75_000,
+    durationMs: 60_000,
     faults: ["redis-rollback", "etcd-leader-kill", "service-kill@registry", "redis-flushall"],
     maxHoldMs: 3_000,
     gapMs: [6_000, 9_000],

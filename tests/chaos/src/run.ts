@@ -18,7 +18,10 @@ import { type WatchHandle, watchWorker } from "./workers/watch.js";
 
 export interface RunOptions {
   seed: number;
-  /** Whole run, workload start to workload stop (the deployment's start and the final checks come on top). */
+  /**
+   * Workload time, at least (the deployment's start and the final reads come on top): longer when the
+   * faults took longer than planned, since the last one is always followed by a quiet cool-down.
+   */
   durationMs: number;
   /** Exactly these faults in this order; default: drawn from the seed to fill the duration. */
   faults?: readonly FaultSpec[];
@@ -114,7 +117,8 @@ export async function runChaos(options: RunOptions): Promise<RunResult> {
     await sleep(WARMUP_MS);
     await runNemesis(d, history, plans, log);
     log(`all faults healed at ${(history.now() / 1000).toFixed(1)} s; cooling down`);
-    await sleep(COOLDOWN_MS);
+    // The plan is an estimate: a run lasts its duration, the time left after the faults being quiet.
+    await sleep(Math.max(COOLDOWN_MS, options.durationMs - (history.now() - fromMs)));
     stop.abort();
     await Promise.all(workers);
     const toMs = history.now();
