@@ -21,6 +21,15 @@ export const tokens = {
 
 const AUTH_TOKENS = `${tokens.gateway}:gateway@*,${tokens.router}:router`;
 
+/**
+ * Another build of a service to run instead of this workspace's (the absolute path of its `dist/main.js`),
+ * e.g. an older commit's, to see the checker catch a bug that commit had.
+ */
+const entries = {
+  registry: process.env.CHAOS_REGISTRY_ENTRY || registryEntry,
+  sequence: process.env.CHAOS_SEQUENCE_ENTRY || sequenceEntry,
+};
+
 /** What every service instance gets besides its backends. */
 const serviceEnv = {
   AUTH_TOKENS,
@@ -75,7 +84,7 @@ export class Deployment {
       [0, 1].map(async (index): Promise<RegistryInstance> => {
         const etcdProxies = await Promise.all(etcd.nodes.map((node) => proxied(node.port)));
         const service = await startService({
-          entry: registryEntry,
+          entry: entries.registry,
           name: `registry-${index}`,
           env: { ...serviceEnv, ETCD_ENDPOINTS: etcdProxies.map((p) => p.endpoint).join(",") },
         });
@@ -89,7 +98,7 @@ export class Deployment {
       const url = new URL(mysqlUrl);
       url.port = String(mysqlProxy.port);
       const service = await startService({
-        entry: sequenceEntry,
+        entry: entries.sequence,
         name: `sequence-${index}`,
         env: { ...serviceEnv, REDIS_URL: `redis://127.0.0.1:${redisProxy.port}`, MYSQL_URL: url.toString() },
       });

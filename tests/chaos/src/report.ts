@@ -1,5 +1,7 @@
 import type { RunResult } from "./run.js";
 
+const SHOWN = 20;
+
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** Calls by service and RPC: acknowledged, refused by code, indeterminate by code. */
@@ -100,12 +102,17 @@ export function formatReport(result: RunResult): string {
     `## Verdict: ${verdict.ok ? "CLEAN" : "VIOLATIONS"}`,
     "",
   );
-  const all = [
-    ...verdict.incomplete.map((v) => `incomplete: ${v}`),
-    ...sequence.violations.map((v) => `sequence: ${v}`),
-    ...registry.violations.map((v) => `registry: ${v}`),
-    ...watch.violations.map((v) => `watch: ${v}`),
+  /** The first few of each kind: a broken run can have thousands, all in the --history file's terms. */
+  const shown = (kind: string, list: string[]) => [
+    ...list.slice(0, SHOWN).map((v) => `- ${kind}: ${v}`),
+    ...(list.length > SHOWN ? [`- ${kind}: … ${list.length} in all`] : []),
   ];
-  lines.push(...(all.length ? all.map((v) => `- ${v}`) : ["no violation"]));
+  const all = [
+    ...shown("incomplete", verdict.incomplete),
+    ...shown("sequence", sequence.violations),
+    ...shown("registry", registry.violations),
+    ...shown("watch", watch.violations),
+  ];
+  lines.push(...(all.length ? all : ["no violation"]));
   return `${lines.join("\n")}\n`;
 }

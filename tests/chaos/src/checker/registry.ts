@@ -72,7 +72,6 @@ function leaseAlive(calls: readonly CallRecord[], leaseId: string, atMs: number)
 export function checkRegistry(
   calls: readonly CallRecord[],
   finals: readonly FinalLookup[],
-  limit = 20,
 ): RegistryFindings {
   const violations: string[] = [];
   const unchecked: Record<string, number> = {};
@@ -129,24 +128,19 @@ export function checkRegistry(
       for (const final of finals) {
         const found = final.entries.find((e) => e.userId === userId && e.deviceId === deviceId);
         if (!found) {
-          if (violations.length < limit)
-            violations.push(
-              `lost: ${describe} acknowledged, absent from the final lookup on registry-${final.instance}${after}`,
-            );
+          violations.push(
+            `lost: ${describe} acknowledged, absent from the final lookup on registry-${final.instance}${after}`,
+          );
         } else if (found.gatewayNode !== last.args.gatewayNode || found.leaseId !== last.args.leaseId) {
-          if (violations.length < limit)
-            violations.push(
-              `wrong entry: ${describe}, registry-${final.instance} has ${found.gatewayNode} on lease ${found.leaseId}${after}`,
-            );
+          violations.push(
+            `wrong entry: ${describe}, registry-${final.instance} has ${found.gatewayNode} on lease ${found.leaseId}${after}`,
+          );
         }
       }
     } else {
       checkedAbsent++;
       for (const final of finals) {
-        if (
-          final.entries.some((e) => e.userId === userId && e.deviceId === deviceId) &&
-          violations.length < limit
-        ) {
+        if (final.entries.some((e) => e.userId === userId && e.deviceId === deviceId)) {
           violations.push(
             `resurrected: ${describe} acknowledged, present in the final lookup on registry-${final.instance}${after}`,
           );

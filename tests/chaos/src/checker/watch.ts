@@ -43,11 +43,10 @@ export function checkWatch(
   specs: readonly StreamSpec[],
   segments: readonly WatchSegment[],
   etcdEvents: readonly WatchEventRecord[],
-  limit = 20,
 ): WatchFindings {
   const violations: string[] = [];
   const report = (line: string) => {
-    if (violations.length < limit) violations.push(line);
+    violations.push(line);
   };
   const streams: StreamSummary[] = [];
 
