@@ -1,6 +1,7 @@
 import { type Logger, RateLimiter, type ReadinessCheck, type ServiceMetrics } from "@im-core/service-kit";
 import {
   createMySqlPool,
+  MySqlProbeConnection,
   MySqlSequenceBackup,
   migrateDatabase,
   pingMySqlOnce,
@@ -63,6 +64,9 @@ export async function openSequenceBackends(
       onReserve?.(conversation, reservation);
     },
   });
+  const single = "url" in config.redis ? config.redis.url : undefined;
+  // Readiness asks MySQL over a connection of its own, not through the pool its calls queue in.
+  const mysqlProbe = new MySqlProbeConnection(config.mysqlUrl, 1_000);
   const redis = new RedisSequenceStore(connectRedis(config.redis, options.redis));
   // Redis being down at start-up is no reason not to start: requests fail UNAVAILABLE until it is up.
   await redis.waitReady(2_000).catch((error: unknown) => logger.warn({ err: error }, "Redis not ready yet"));
@@ -79,17 +83,19 @@ export async function openSequenceBackends(
     backup,
     redis,
     newConversations: new RateLimiter(rate, rate * 10),
-    // Each asked again over a connection of its own when ours fails: see ReadinessCheck.fresh.
+    // Each asked again over a fresh connection when ours fails (see ReadinessCheck.fresh). A cluster is
+    // not: our PING reaches one master at random, a fresh one a seed, so they would not compare.
     readiness: [
-      { name: "redis", check: () => redis.ping(), fresh: () => pingRedisOnce(config.redis, 1_000) },
       {
-        name: "mysql",
-        check: async () => void (await pool.query("SELECT 1")),
-        fresh: () => pingMySqlOnce(config.mysqlUrl, 1_000),
+        name: "redis",
+        check: () => redis.ping(),
+        ...(single ? { fresh: () => pingRedisOnce(single, 1_000) } : {}),
       },
+      { name: "mysql", check: () => mysqlProbe.ping(), fresh: () => pingMySqlOnce(config.mysqlUrl, 1_000) },
     ],
     async close() {
       await allocator.settle();
+      mysqlProbe.close();
       await Promise.all([redis.close(), pool.end()]);
     },
   };

@@ -185,7 +185,10 @@ export class SequenceAllocator {
         await this.#epochs.catchUp(reply.epoch);
         continue;
       }
-      const range = await this.#reserveFor(conversation, batch, reply.status === "seed");
+      // A counter left from an older epoch belongs to a conversation started before: its callers' gates
+      // are not asked (they limit new conversations, not re-seeds after a Redis change).
+      const seed = reply.status === "seed";
+      const range = await this.#reserveFor(conversation, batch, seed, seed && !reply.known);
       if (range) return range;
     }
   }
@@ -200,6 +203,7 @@ export class SequenceAllocator {
     conversation: ConversationRef,
     batch: Batch,
     seed: boolean,
+    gated: boolean,
   ): Promise<SequenceRange | undefined> {
     try {
       return await this.#backup.locked(
@@ -259,7 +263,7 @@ export class SequenceAllocator {
           signal: batch.signal,
           seed,
           turn: batch.turn,
-          ...(seed ? { admit: () => batch.admitFirstTouch() } : {}),
+          ...(gated ? { admit: () => batch.admitFirstTouch() } : {}),
         },
       );
     } catch (error) {

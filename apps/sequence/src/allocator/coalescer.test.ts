@@ -156,4 +156,22 @@ describe("Coalescer and first-touch gates", () => {
     await seeding(false).next("k", "k", 1, { firstTouch: limited });
     expect(limited.tokens).toBe(1);
   });
+
+  it("a batch whose live callers are all refused does no work, even when a caller that gave up is left", async () => {
+    let rounds = 0;
+    const coalescer = new Coalescer<string>({
+      allocate: async (_subject, batch) => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        batch.admitFirstTouch();
+        rounds += 1; // the MySQL round
+        return { first: 1, last: batch.total };
+      },
+    });
+    const first = coalescer.next("k", "k", 1); // runs alone, no gate
+    const gaveUp = coalescer.next("k", "k", 1, { signal: AbortSignal.timeout(5) });
+    const refused = coalescer.next("k", "k", 1, { firstTouch: gate(0) });
+    const results = await Promise.allSettled([first, gaveUp, refused]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "rejected"]);
+    expect(rounds).toBe(1);
+  });
 });

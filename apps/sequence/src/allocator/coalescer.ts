@@ -95,9 +95,16 @@ class Run implements Batch {
   }
 
   admitFirstTouch(): void {
-    let refusal: Error | undefined;
+    let refusal: unknown;
     const admitted = this.waiters.filter((waiter) => {
-      const refused = waiter.signal?.aborted ? undefined : waiter.firstTouch?.admit();
+      // A caller that gave up is already answered: it leaves without being asked (or charged).
+      if (waiter.signal?.aborted) {
+        refusal ??= waiter.signal.reason;
+        waiter.detach?.();
+        this.total -= waiter.count;
+        return false;
+      }
+      const refused = waiter.firstTouch?.admit();
       if (refused === undefined) return true;
       refusal = refused;
       this.total -= waiter.count;
@@ -108,9 +115,8 @@ class Run implements Batch {
     });
     // In place: the coalescer splits the range over this same list.
     this.waiters.splice(0, this.waiters.length, ...admitted);
+    // Nobody left to serve: no MySQL work is done for nobody.
     if (admitted.length === 0) throw refusal;
-    // Those left may all have given up already: the batch gives up with them.
-    if (this.#live === 0) this.#abort.abort(admitted[0]!.signal?.reason);
   }
 
   chargeFirstTouch(): void {

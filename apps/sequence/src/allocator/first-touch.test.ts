@@ -1,4 +1,5 @@
 import { RateLimiter } from "@im-core/service-kit";
+import { startRedis } from "@im-core/testkit";
 import { describe, expect, it } from "vitest";
 import { privateBackends, testDeployment } from "../testing/backends.js";
 import { newConversations as fresh } from "../testing/workload.js";
@@ -107,5 +108,29 @@ describe("first touches past a caller's gate", () => {
       last: 1,
     });
     await d.close();
+  });
+
+  it("re-seeds after the Redis server changed are never refused, even for a token over its limit", async () => {
+    const d = await testDeployment(await servers.mariadb.createDatabase());
+    const { allocator } = await d.instance({ url: servers.redis.url });
+    const conversations = fresh("known", 10);
+    await allocator.nextMany(conversations.map((conversation) => ({ conversation, count: 1 })));
+    // A first replica gives the server a new replication id: the counters stay, from an older epoch.
+    const replica = await startRedis();
+    try {
+      await replica.replicaOf(servers.redis);
+      const closed = limited(0); // refuses every new conversation
+      const again = await Promise.all(
+        conversations.map((conversation) => allocator.next(conversation, 1, { firstTouch: closed })),
+      );
+      for (const range of again) expect(range.first).toBeGreaterThan(1);
+      expect(closed.refused).toBe(0);
+      await expect(allocator.next(fresh("known-new", 1)[0]!, 1, { firstTouch: closed })).rejects.toThrow(
+        "over the limit",
+      );
+    } finally {
+      await replica.dispose();
+      await d.close();
+    }
   });
 });

@@ -3,6 +3,9 @@ import type { Logger } from "../logger.js";
 import type { ServiceMetrics } from "./metrics.js";
 import { CachedReadiness } from "./readiness.js";
 
+/** "ok", "unavailable" or "own connection broken": a backend state without its details. */
+const kindOf = (state: string) => state.split(":")[0];
+
 const DRAINING: ReadinessReport = { ready: false, status: "draining", checks: {} };
 
 /**
@@ -21,15 +24,17 @@ export function instanceReadiness(
   },
 ) {
   const { logger, metrics, draining } = options;
-  for (const { name } of checks) metrics.backendUp.set({ backend: name }, 1);
   const probe = new CachedReadiness(checks, {
     timeoutMs: options.timeoutMs,
     refreshMs: options.refreshMs,
     onChange(report, previous) {
+      // A probe that ends after shutdown began changes nothing: the instance stays not ready.
+      if (draining.aborted) return;
       metrics.ready.set(report.ready ? 1 : 0);
       for (const [backend, state] of Object.entries(report.checks)) {
         metrics.backendUp.set({ backend }, backendAnswers(state) ? 1 : 0);
-        if (state === (previous?.checks[backend] ?? "ok")) continue;
+        // Logged when the kind of state changes (ok, unavailable, own connection broken), not its wording.
+        if (kindOf(state) === kindOf(previous?.checks[backend] ?? "ok")) continue;
         if (backendAnswers(state)) logger.info({ backend }, `${backend} answers again`);
         else logger.warn({ backend, state, readiness: report.status }, `${backend}: ${state}`);
       }

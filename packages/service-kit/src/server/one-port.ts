@@ -59,6 +59,10 @@ export class OnePortServer {
   /** The socket being handed to the HTTP/2 server, whose 'session' event fires synchronously. */
   #handingOver: net.Socket | undefined;
   #closing = false;
+  /** Draining, and a request already on its way has had its time to arrive: idle connections close. */
+  #lingerOver = false;
+  /** HTTP/1.1 responses not finished yet: those whose headers are still unsent get `connection: close`. */
+  readonly #http1Responses = new Set<http.ServerResponse>();
 
   constructor(onRequest: RequestListener, options: OnePortServerOptions) {
     this.#options = options;
@@ -79,13 +83,18 @@ export class OnePortServer {
       if (running === undefined) socket.once("close", () => this.#http1Requests.delete(socket));
       this.#http1Requests.set(socket, (running ?? 0) + 1);
       this.#guard.busy(rawSocketOf(socket), true);
+      this.#http1Responses.add(response);
       response.once("close", () => {
+        this.#http1Responses.delete(response);
         const left = (this.#http1Requests.get(socket) ?? 1) - 1;
         this.#http1Requests.set(socket, left);
         if (left > 0) return;
         this.#guard.busy(rawSocketOf(socket), false);
-        if (this.#closing) socket.end();
-        else this.#armHeadersDeadline(socket, options.idleTimeoutMs + options.headersTimeoutMs);
+        // Draining: a reply that said `connection: close` ends its connection by itself; one that said
+        // keep-alive (sent before the drain) may still bring a request, so it waits out the linger.
+        if (this.#lingerOver) socket.destroy();
+        else if (!this.#closing)
+          this.#armHeadersDeadline(socket, options.idleTimeoutMs + options.headersTimeoutMs);
       });
     };
     const h2Settings = { settings: { maxConcurrentStreams: options.maxStreamsPerConnection } };
@@ -159,8 +168,12 @@ export class OnePortServer {
     this.#closing = true;
     const listenerClosed = new Promise<void>((resolve) => this.#listener.close(() => resolve()));
     for (const session of this.#sessions) session.close();
+    for (const response of this.#http1Responses) {
+      if (!response.headersSent) response.setHeader("connection", "close");
+    }
     const linger = setTimeout(
       () => {
+        this.#lingerOver = true;
         for (const socket of this.#guard.idleSockets()) {
           if (!this.#sessionSockets.has(socket)) socket.destroy();
         }

@@ -38,7 +38,10 @@ import { wrapHandlers } from "./wrap-handlers.js";
 export interface ServiceServerOptions {
   /** The service this server exposes (for the gRPC health service and metrics). */
   service: DescService;
-  /** Registers the service's RPCs. `draining` aborts when shutdown begins: long streams end on it. */
+  /**
+   * Registers the service's RPCs. `draining` aborts when the drain begins (after SHUTDOWN_DELAY_MS, with
+   * the GOAWAYs): long streams end on it, and their clients reconnect elsewhere.
+   */
   routes: (router: ConnectRouter, lifecycle: { draining: AbortSignal }) => void;
   /** Backends that must answer for `/readyz` and gRPC health to report serving. */
   readiness: readonly ReadinessCheck[];
@@ -93,10 +96,12 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
   const draining = new AbortController();
   // Every Watch stream listens on `draining`: many listeners are expected, not a leak.
   setMaxListeners(0, draining.signal);
+  /** Aborts at SIGTERM, before `draining`: readiness says so while calls are still served. */
+  const stopping = new AbortController();
   const readinessProbe = instanceReadiness(options.readiness, {
     timeoutMs: options.readinessTimeoutMs ?? 1_000,
     refreshMs: options.readinessRefreshMs ?? 1_000,
-    draining: draining.signal,
+    draining: stopping.signal,
     logger: options.logger,
     metrics,
   });
@@ -230,10 +235,12 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
     metrics,
     listen: (port, host) => server.listen(port, host),
     async close() {
-      // Readiness says "draining" first; calls keep being served while load balancers catch up.
-      draining.abort();
+      // Readiness says "draining" first; calls (streams included) keep being served while load balancers
+      // catch up. Then streams end together with the GOAWAYs, so their clients reconnect elsewhere.
+      stopping.abort();
       readinessProbe.close();
       if (settings.shutdownDelayMs > 0) await sleep(settings.shutdownDelayMs);
+      draining.abort();
       try {
         await server.close(settings.shutdownGraceMs);
       } finally {

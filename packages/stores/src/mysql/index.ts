@@ -4,6 +4,7 @@ export {
   createMySqlPool,
   DEFAULT_CONNECTION_LIMIT,
   type MySqlPoolOptions,
+  MySqlProbeConnection,
   pingMySqlOnce,
 } from "./pool.js";
 export { sequenceCeilings, sequenceEpoch } from "./schema.js";

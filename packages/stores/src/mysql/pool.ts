@@ -1,5 +1,5 @@
 import { StoreError, withDeadline } from "@im-core/common";
-import { createConnection, createPool, type Pool } from "mysql2/promise";
+import { type Connection, createConnection, createPool, type Pool } from "mysql2/promise";
 
 /** Connections a pool opens at most, unless told otherwise. */
 export const DEFAULT_CONNECTION_LIMIT = 10;
@@ -53,5 +53,46 @@ export async function pingMySqlOnce(url: string, timeoutMs: number): Promise<voi
     );
   } finally {
     connection.destroy();
+  }
+}
+
+/**
+ * One connection kept for readiness checks, made again after any failure: the instance's own view of the
+ * server, never queued behind its calls in the pool (a flood of reads must not read as a broken link).
+ */
+export class MySqlProbeConnection {
+  #connection: Promise<Connection> | undefined;
+
+  constructor(
+    private readonly url: string,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async ping(): Promise<void> {
+    this.#connection ??= createConnection({ uri: this.url, connectTimeout: this.timeoutMs });
+    const connecting = this.#connection;
+    try {
+      const connection = await connecting;
+      await withDeadline(
+        connection.query("SELECT 1"),
+        this.timeoutMs,
+        () => new Error(`no answer within ${this.timeoutMs} ms`),
+      );
+    } catch (error) {
+      if (this.#connection === connecting) this.#connection = undefined;
+      connecting.then(
+        (connection) => connection.destroy(),
+        () => {},
+      );
+      throw error;
+    }
+  }
+
+  close(): void {
+    this.#connection?.then(
+      (connection) => connection.destroy(),
+      () => {},
+    );
+    this.#connection = undefined;
   }
 }

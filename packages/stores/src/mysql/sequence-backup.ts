@@ -189,6 +189,8 @@ export class MySqlSequenceBackup {
       const release = await this.#slots.acquire(opts.signal, opts.turn);
       try {
         opts.admit?.();
+        // Everyone it was for gave up while it waited: no lock round for nobody.
+        if (opts.signal?.aborted) throw opts.signal.reason;
         return await this.#locked(id, work);
       } finally {
         release();

@@ -84,15 +84,15 @@ export function connectRedis(target: RedisTarget, opts: RedisConnectOptions = {}
 }
 
 /**
- * One PING over a connection of its own, then closed: whether `target` answers someone who is not
- * sharing this process's connections (a cluster is asked through its first seed). Never retried.
+ * One PING over a connection of its own, then closed: whether a single server answers someone who is not
+ * sharing this process's connections. Never retried.
  */
-export async function pingRedisOnce(target: RedisTarget, timeoutMs: number): Promise<void> {
-  const url = "url" in target ? target.url : target.cluster[0];
-  if (!url) throw new Error("no Redis address to ask");
+export async function pingRedisOnce(url: string, timeoutMs: number): Promise<void> {
   const client = new Redis(url, {
     ...safeOptions({ connectTimeoutMs: timeoutMs, commandTimeoutMs: timeoutMs }),
     lazyConnect: true,
+    // Without the ready check's own loop (INFO until loaded), the probe ends within its bound.
+    enableReadyCheck: false,
     retryStrategy: () => null,
   });
   client.on("error", () => {}); // the failure is the rejected promise below

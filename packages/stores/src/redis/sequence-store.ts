@@ -36,7 +36,8 @@ export type BehindReply = { readonly status: "behind"; readonly epoch: number };
 
 export type NextReply =
   | { readonly status: "ok"; readonly first: number; readonly last: number; readonly prefetch: boolean }
-  | { readonly status: "seed" }
+  /** No live counter: seed it from MySQL. `known`: one from an older epoch exists, so the conversation is not new. */
+  | { readonly status: "seed"; readonly known: boolean }
   | { readonly status: "reserve"; readonly cur: number; readonly max: number }
   | BehindReply;
 
@@ -153,7 +154,7 @@ export class RedisSequenceStore {
       case Status.ok:
         return { status: "ok", first: at(reply, 1), last: at(reply, 2), prefetch: reply[3] === 1 };
       case Status.seed:
-        return { status: "seed" };
+        return { status: "seed", known: reply[1] === 1 };
       case Status.reserve:
         return { status: "reserve", cur: at(reply, 1), max: at(reply, 2) };
       default:
@@ -239,7 +240,11 @@ export class RedisSequenceStore {
   }
 
   #run(ticket: Ticket, key: string, op: string, ...args: number[]): Promise<number[]> {
-    this.#checkTicket(ticket);
+    if (this.#client.status !== "ready") throw unavailable(new Error(`connection ${this.#client.status}`));
+    // Checked synchronously right before sending, so the connection that was verified is the one used.
+    // A ticket from before the connection changed is answered as the script answers a changed server:
+    // the caller refreshes its epoch and goes round, instead of failing.
+    if (ticket.generation !== this.#generation) return Promise.resolve([Status.changed]);
     return this.#call(() => this.#client.imSequence(key, op, ticket.epoch, ticket.fence, ...args));
   }
 
@@ -260,13 +265,6 @@ export class RedisSequenceStore {
     return this.#behind(reply, ticket);
   }
 
-  /** Checked synchronously right before sending, so the connection that was verified is the one used. */
-  #checkTicket(ticket: Ticket): void {
-    if (ticket.generation !== this.#generation || this.#client.status !== "ready") {
-      throw unavailable(new Error("connection changed since it was checked"));
-    }
-  }
-
   async #call<T>(command: () => Promise<T>): Promise<T> {
     try {
       return await command();
@@ -278,7 +276,7 @@ export class RedisSequenceStore {
       // same one; a batch over several slots of a failed-over master returns MOVED to each caller and would
       // keep going to the old node. Learning the new layout now lets the next call (a retry) get through.
       const { client } = this;
-      if (client instanceof Cluster && error instanceof Error && /^(MOVED|ASK) /.test(error.message)) {
+      if (client instanceof Cluster && error instanceof Error && error.message.startsWith("MOVED ")) {
         client.refreshSlotsCache();
       }
       throw unavailable(error);

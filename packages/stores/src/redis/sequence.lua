@@ -20,8 +20,10 @@ local epoch = tonumber(ARGV[2])
 -- promotion) keeps its run_id and its clients' connections, but never its replication id: Redis
 -- draws a new one at every promotion and every start, and a resync adopts the source's. So the id
 -- the caller's epoch was taken for is checked here, on every call, before the data is trusted.
-local replid = string.match(redis.call('INFO', 'replication'), 'master_replid:(%x+)')
-if not replid or not string.find(ARGV[3], replid, 1, true) then
+-- A replica shares its master's id, so the role is checked too: only a primary's data is trusted.
+local replication = redis.call('INFO', 'replication')
+local replid = string.match(replication, 'master_replid:(%x+)')
+if not replid or not string.find(replication, 'role:master', 1, true) or not string.find(ARGV[3], replid, 1, true) then
   return { CHANGED }
 end
 
@@ -36,7 +38,12 @@ end
 if op == 'next' then
   -- ARGV[4] = count, ARGV[5] = prefetch threshold: hint when fewer numbers than this stay reserved.
   if not current then
-    return { SEED }
+    -- reply[2] = 1 when the key exists from an older epoch: a conversation known before, not a new one.
+    local stale = 0
+    if cur ~= nil then
+      stale = 1
+    end
+    return { SEED, stale }
   end
   local count = tonumber(ARGV[4])
   if cur + count > max then

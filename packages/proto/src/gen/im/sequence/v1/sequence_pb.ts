@@ -371,8 +371,9 @@ export const SequenceService: GenService<{
    * Allocates `count` consecutive numbers (0 means 1; at most 10,000) for the conversation and
    * answers the first and the last. A new conversation's first number is 1. Each token may start
    * SEQUENCE_NEW_CONVERSATION_RATE new conversations per second (ten seconds' worth at once); past
-   * that, a call naming a new one gets RESOURCE_EXHAUSTED with a `retry-after-ms` header, and
-   * conversations already started are not limited.
+   * that, a call naming a new one gets RESOURCE_EXHAUSTED with a `retry-after-ms` header.
+   * Conversations already started are not limited (after a Redis FLUSHALL, a token already over its
+   * limit may see their first numbers refused the same way until its limit allows again).
    *
    * @generated from rpc im.sequence.v1.SequenceService.Next
    */
