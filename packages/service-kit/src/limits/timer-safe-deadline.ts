@@ -1,4 +1,4 @@
-import type { UniversalHandlerFn } from "@connectrpc/connect/protocol";
+import type { IncomingHttpHeaders } from "node:http";
 
 /** The longest delay a Node timer holds; a longer one fires after 1 ms, with a TimeoutOverflowWarning. */
 const TIMER_MAX_MS = 2 ** 31 - 1;
@@ -26,21 +26,14 @@ export function grpcTimeoutMs(value: string): number {
  * refuses the call with INVALID_ARGUMENT as it refuses any deadline above the maximum. Values that are
  * not deadlines at all are left for Connect to refuse.
  */
-export function clampDeadlineHeaders(header: Headers): void {
-  const grpcTimeout = header.get("grpc-timeout");
-  if (grpcTimeout !== null && grpcTimeoutMs(grpcTimeout) > TIMER_MAX_MS) {
-    header.set("grpc-timeout", `${Math.floor(TIMER_MAX_MS / 1_000)}S`);
+export function clampDeadlineHeaders(headers: IncomingHttpHeaders): void {
+  // Node's headers of the request, before Connect copies them: two property reads per call.
+  const grpcTimeout = headers["grpc-timeout"];
+  if (typeof grpcTimeout === "string" && grpcTimeoutMs(grpcTimeout) > TIMER_MAX_MS) {
+    headers["grpc-timeout"] = `${Math.floor(TIMER_MAX_MS / 1_000)}S`;
   }
-  const connectTimeout = header.get("connect-timeout-ms");
-  if (connectTimeout !== null && Number(connectTimeout) > TIMER_MAX_MS) {
-    header.set("connect-timeout-ms", String(TIMER_MAX_MS));
+  const connectTimeout = headers["connect-timeout-ms"];
+  if (typeof connectTimeout === "string" && Number(connectTimeout) > TIMER_MAX_MS) {
+    headers["connect-timeout-ms"] = String(TIMER_MAX_MS);
   }
-}
-
-/** `handler` with {@link clampDeadlineHeaders} applied to every request before Connect reads it. */
-export function withTimerSafeDeadline(handler: UniversalHandlerFn): UniversalHandlerFn {
-  return (request) => {
-    clampDeadlineHeaders(request.header);
-    return handler(request);
-  };
 }

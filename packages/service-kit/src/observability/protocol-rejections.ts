@@ -1,17 +1,19 @@
-import { Code, type ContextValues, createContextKey, createContextValues } from "@connectrpc/connect";
-import type { UniversalHandlerFn, UniversalServerResponse } from "@connectrpc/connect/protocol";
+import type { DescMethod } from "@bufbuild/protobuf";
+import { Code, type ContextValues, createContextKey } from "@connectrpc/connect";
+import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { codeFromHttpStatus, codeFromString } from "@connectrpc/connect/protocol-connect";
+import type { RpcCall } from "../server/rpc-handler.js";
 
 /**
  * Calls Connect answers before any interceptor runs (a body over MAX_REQUEST_BYTES, one that does not
  * parse, an unsupported content type or HTTP method, a deadline above the maximum) never reach the
  * metrics interceptor. These helpers count them in `rpc_calls_total` too, once each: the metrics
- * interceptor marks the calls it counted in their context values, and a wrapper around each method's
- * handler reads the code of every answer that is not marked.
+ * interceptor marks the calls it counted in their context values, and the RPC adapter hands each
+ * answer to {@link countingProtocolRejections}, which reads the code of those that are not marked.
  */
 const countedKey = createContextKey(false, { description: "counted by the metrics interceptor" });
 
-/** For the metrics interceptor: this call is counted, the handler wrapper must not count it again. */
+/** For the metrics interceptor: this call is counted, the adapter's `onAnswer` must not count it again. */
 export function markCounted(contextValues: ContextValues): void {
   contextValues.set(countedKey, true);
 }
@@ -19,29 +21,30 @@ export function markCounted(contextValues: ContextValues): void {
 /** Counts one call of `method` (a method name, or "unknown") answered with `code`. */
 export type CountCall = (method: string, code: Code) => void;
 
-/** `handler` of `method`, counting the calls it answers without running the interceptors. */
+/**
+ * For the RPC adapter's `onAnswer` (server/rpc-handler.ts): counts the calls Connect answered without
+ * running the interceptors, and passes every answer on (a streamed one observed as it is written).
+ */
 export function countingProtocolRejections(
-  method: string,
-  handler: UniversalHandlerFn,
   count: CountCall,
-): UniversalHandlerFn {
-  return async (request) => {
-    // Connect makes the call's context values from these; without any it would make its own, unseen here.
-    const contextValues = request.contextValues ?? createContextValues();
-    const response = await handler(request.contextValues ? request : { ...request, contextValues });
-    const counted = () => contextValues.get(countedKey);
-    if (counted()) return response;
+): (method: DescMethod, call: RpcCall, response: UniversalServerResponse) => UniversalServerResponse {
+  return (method, call, response) => {
+    if (call.contextValues.get(countedKey)) return response;
     if (response.body === undefined) {
-      if (!counted()) count(method, codeFromHttpStatus(response.status));
+      count(method.name, codeFromHttpStatus(response.status));
       return response;
     }
     // Only known once the answer has ended: a streaming protocol (gRPC) resolves with its headers and
     // runs the interceptors and the implementation as its body is read.
     return {
       ...response,
-      body: readingTheCode(response, response.body, counted, (code) =>
-        // A client that went away gets no answer, whatever Connect made of the cut request.
-        count(method, request.signal.aborted ? Code.Canceled : code),
+      body: readingTheCode(
+        response,
+        response.body,
+        () => call.contextValues.get(countedKey),
+        (code) =>
+          // A client that went away gets no answer, whatever Connect made of the cut request.
+          count(method.name, call.signal.aborted ? Code.Canceled : code),
       ),
     };
   };

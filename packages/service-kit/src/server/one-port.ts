@@ -1,6 +1,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import { BodyDeadlines } from "./body-deadlines.js";
 import { ConnectionGuard, type ConnectionLimits } from "./connection-guard.js";
 
 /**
@@ -56,6 +57,12 @@ export class OnePortServer {
   readonly #guard: ConnectionGuard;
   /** HTTP/1.1 connections whose next request's headers are due, and the timer that closes them. */
   readonly #headersDeadlines = new Map<net.Socket, NodeJS.Timeout>();
+  /**
+   * Bodies still due (REQUEST_BODY_TIMEOUT_MS): an HTTP/2 stream is reset (its connection serves on), an
+   * HTTP/1.1 connection is closed. Either way the handler's signal aborts, so nothing waits on the body.
+   */
+  readonly #http2Bodies: BodyDeadlines<http2.ServerHttp2Stream>;
+  readonly #http1Bodies: BodyDeadlines<http.IncomingMessage>;
   /** The socket being handed to the HTTP/2 server, whose 'session' event fires synchronously. */
   #handingOver: net.Socket | undefined;
   #closing = false;
@@ -67,8 +74,18 @@ export class OnePortServer {
   constructor(onRequest: RequestListener, options: OnePortServerOptions) {
     this.#options = options;
     this.#guard = new ConnectionGuard(options.connections, options.onConnectionShed);
+    // The body is read by then (the handler's own reading emits 'end'), or it is cut.
+    this.#http2Bodies = new BodyDeadlines(options.requestBodyTimeoutMs, (stream) => {
+      if (stream.readableEnded) return;
+      options.onBodyTimeout?.();
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+    });
+    this.#http1Bodies = new BodyDeadlines(options.requestBodyTimeoutMs, (request) => {
+      if (request.readableEnded) return;
+      options.onBodyTimeout?.();
+      request.socket.destroy();
+    });
     const handle: RequestListener = (request, response) => {
-      this.#bodyDeadline(request, response);
       // Draining: an HTTP/1.1 client is told, with this reply, to send nothing more on the connection.
       if (this.#closing && response instanceof http.ServerResponse) response.setHeader("connection", "close");
       onRequest(request, response);
@@ -76,9 +93,10 @@ export class OnePortServer {
     // Node's own request tracking and header timeouts only cover servers that listen themselves; ours get
     // sockets handed over, so the connection's requests and deadlines are tracked here.
     const trackHttp1 = (request: http.IncomingMessage | http2.Http2ServerRequest, response: unknown) => {
-      if (!(response instanceof http.ServerResponse)) return;
-      const socket = request.socket as net.Socket;
+      if (!(request instanceof http.IncomingMessage) || !(response instanceof http.ServerResponse)) return;
+      const socket = request.socket;
       this.#clearHeadersDeadline(socket);
+      this.#http1Bodies.track(request);
       const running = this.#http1Requests.get(socket);
       if (running === undefined) socket.once("close", () => this.#http1Requests.delete(socket));
       this.#http1Requests.set(socket, (running ?? 0) + 1);
@@ -86,6 +104,7 @@ export class OnePortServer {
       this.#http1Responses.add(response);
       response.once("close", () => {
         this.#http1Responses.delete(response);
+        this.#http1Bodies.forget(request);
         const left = (this.#http1Requests.get(socket) ?? 1) - 1;
         this.#http1Requests.set(socket, left);
         if (left > 0) return;
@@ -131,12 +150,18 @@ export class OnePortServer {
       this.#sessionSockets.add(raw);
       // A session that starts while the server drains is told at once.
       if (this.#closing) session.close();
+      const guard = this.#guard;
+      const bodies = this.#http2Bodies;
       let streams = 0;
+      // Every call passes here: one listener function per session, not a closure per stream.
+      function streamClosed(this: http2.ServerHttp2Stream): void {
+        bodies.forget(this);
+        if (--streams === 0) guard.busy(raw, false);
+      }
       session.on("stream", (stream) => {
-        if (streams++ === 0) this.#guard.busy(raw, true);
-        stream.once("close", () => {
-          if (--streams === 0) this.#guard.busy(raw, false);
-        });
+        if (streams++ === 0) guard.busy(raw, true);
+        if (!stream.endAfterHeaders) bodies.track(stream);
+        stream.on("close", streamClosed);
       });
     });
   }
@@ -207,23 +232,6 @@ export class OnePortServer {
     if (timer === undefined) return;
     clearTimeout(timer);
     this.#headersDeadlines.delete(socket);
-  }
-
-  /**
-   * Cuts a request whose body has not fully arrived within `requestBodyTimeoutMs`: an HTTP/2 stream is
-   * reset (its connection serves on), an HTTP/1.1 connection is closed. Either way the handler's signal
-   * aborts, so nothing waits on the body any longer.
-   */
-  #bodyDeadline(request: Parameters<RequestListener>[0], response: Parameters<RequestListener>[1]): void {
-    if (request.readableEnded) return;
-    const timer = setTimeout(() => {
-      this.#options.onBodyTimeout?.();
-      if (request instanceof http2.Http2ServerRequest) request.stream.close(http2.constants.NGHTTP2_CANCEL);
-      else request.socket.destroy();
-    }, this.#options.requestBodyTimeoutMs);
-    const clear = () => clearTimeout(timer);
-    request.once("end", clear);
-    response.once("close", clear);
   }
 
   #route(socket: net.Socket): void {

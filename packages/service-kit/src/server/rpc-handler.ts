@@ -10,7 +10,11 @@ import {
   createConnectRouter,
   createContextValues,
 } from "@connectrpc/connect";
-import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
+import type {
+  UniversalHandler,
+  UniversalServerRequest,
+  UniversalServerResponse,
+} from "@connectrpc/connect/protocol";
 import {
   compressionBrotli,
   compressionGzip,
@@ -21,6 +25,9 @@ import { refusalKey } from "../security/auth-interceptor.js";
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Response = http.ServerResponse | http2.Http2ServerResponse;
+
+/** A call as handed to Connect: its context values are always set, and shared with its interceptors. */
+export type RpcCall = UniversalServerRequest & { readonly contextValues: ContextValues };
 
 export interface RpcHandlerOptions extends ConnectRouterOptions {
   routes: (router: ConnectRouter) => void;
@@ -33,6 +40,12 @@ export interface RpcHandlerOptions extends ConnectRouterOptions {
     method: DescMethod,
     request: Request,
   ) => { values: ContextValues } | { refusal: ConnectError } | undefined;
+  /**
+   * Sees Connect's answer to each call of a known method before it is written, and may pass on another
+   * (e.g. one whose body is observed as it is written): the one place that sees every call, whatever
+   * the protocol, including those Connect answers without running the interceptors.
+   */
+  onAnswer?: (method: DescMethod, call: RpcCall, answer: UniversalServerResponse) => UniversalServerResponse;
   /** A handler failed after its response had started (e.g. a reset stream). */
   onHandlerError?: (method: DescMethod, reason: unknown) => void;
 }
@@ -63,15 +76,24 @@ export function createRpcHandler(options: RpcHandlerOptions): RpcHandler {
       }
       const admission = options.admit?.(handler.method, request);
       const refusal = admission && "refusal" in admission ? admission.refusal : undefined;
+      // Connect would make them otherwise, out of `onAnswer`'s sight.
       const contextValues = refusal
         ? createContextValues().set(refusalKey, refusal)
         : admission && "values" in admission
           ? admission.values
-          : undefined;
+          : createContextValues();
       const universal = universalRequestFromNodeRequest(request, response, undefined, contextValues);
       if (refusal) response.once("finish", () => dropUnreadBody(request));
-      handler(refusal ? withoutBody(universal) : universal)
-        .then((answer) => universalResponseToNodeResponse(answer, response))
+      // Carries the context values it was given (the type leaves them optional).
+      const call = (refusal ? withoutBody(universal) : universal) as RpcCall;
+      const { onAnswer } = options;
+      handler(call)
+        .then((answer) =>
+          universalResponseToNodeResponse(
+            onAnswer ? onAnswer(handler.method, call, answer) : answer,
+            response,
+          ),
+        )
         .catch((reason: unknown) => {
           if (ConnectError.from(reason).code !== Code.Aborted)
             options.onHandlerError?.(handler.method, reason);

@@ -10,7 +10,7 @@ import type { ReadinessCheck } from "../health.js";
 import { deadlineInterceptor } from "../limits/deadline-interceptor.js";
 import { StalledStreamReaper } from "../limits/stalled-streams.js";
 import { streamLimitInterceptor } from "../limits/stream-limit-interceptor.js";
-import { withTimerSafeDeadline } from "../limits/timer-safe-deadline.js";
+import { clampDeadlineHeaders } from "../limits/timer-safe-deadline.js";
 import type { Logger } from "../logger.js";
 import { Health, registerHealthService } from "../observability/health-service.js";
 import { instanceReadiness } from "../observability/instance-readiness.js";
@@ -33,7 +33,6 @@ import { defaultLimits, type ServerSettings } from "../settings.js";
 import { OnePortServer } from "./one-port.js";
 import { queryEncodingInterceptor, requestJsonOptions } from "./request-decoding.js";
 import { createRpcHandler } from "./rpc-handler.js";
-import { wrapHandlers } from "./wrap-handlers.js";
 
 export interface ServiceServerOptions {
   /** The service this server exposes (for the gRPC health service and metrics). */
@@ -134,9 +133,6 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
         isServing: async () => (await readiness()).ready,
         isBackendServing: (name) => readinessProbe.backendServing(name),
       });
-      wrapHandlers(router, (handler) =>
-        countingProtocolRejections(handler.method.name, withTimerSafeDeadline(handler), countCall),
-      );
     },
     interceptors,
     readMaxBytes: settings.maxRequestBytes,
@@ -159,6 +155,7 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
           },
         }
       : {}),
+    onAnswer: countingProtocolRejections(countCall),
     onHandlerError: (method, reason) =>
       options.logger.warn({ err: reason, rpc: method.name }, "handler failed after its response started"),
   });
@@ -200,6 +197,7 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
     } else {
       if (path !== undefined && streamingPaths.has(path)) reaper.track(response);
       if (rpc.methodAt(path ?? "") === undefined) countUnknownMethod(countCall);
+      clampDeadlineHeaders(request.headers);
       rpc.handle(request, response, path ?? "");
     }
   };
