@@ -32,6 +32,11 @@ export interface ServerSettings {
   headersTimeoutMs: number;
   /** Time for a request's whole body, from its headers on. */
   requestBodyTimeoutMs: number;
+  /**
+   * Unary gRPC and Connect calls over HTTP/2 served straight from the HTTP/2 stream (server/lean/);
+   * false sends every call through connectNodeAdapter (LEAN_UNARY_PATH=false).
+   */
+  leanUnaryPath: boolean;
 }
 
 /** Limits without any security, for tests that build servers directly. */
@@ -49,6 +54,7 @@ export const defaultLimits = {
   maxConnectionsPerPeer: 1_000,
   headersTimeoutMs: 10_000,
   requestBodyTimeoutMs: 30_000,
+  leanUnaryPath: true,
 } as const;
 
 function readFile(name: string, file: string): Buffer {
@@ -87,6 +93,7 @@ export function loadServerSettings(env: NodeJS.ProcessEnv = process.env): Server
       MAX_CONNECTIONS_PER_PEER: envInt(defaultLimits.maxConnectionsPerPeer, 1, 1_000_000),
       HEADERS_TIMEOUT_MS: envInt(defaultLimits.headersTimeoutMs, 100, 600_000),
       REQUEST_BODY_TIMEOUT_MS: envInt(defaultLimits.requestBodyTimeoutMs, 100, 3_600_000),
+      LEAN_UNARY_PATH: z.enum(["true", "false"], { error: "must be true or false" }).default("true"),
     },
     env,
   );
@@ -148,6 +155,7 @@ export function loadServerSettings(env: NodeJS.ProcessEnv = process.env): Server
     maxConnections: vars.MAX_CONNECTIONS,
     maxConnectionsPerPeer: vars.MAX_CONNECTIONS_PER_PEER,
     headersTimeoutMs: vars.HEADERS_TIMEOUT_MS,
+    leanUnaryPath: vars.LEAN_UNARY_PATH === "true",
     requestBodyTimeoutMs: vars.REQUEST_BODY_TIMEOUT_MS,
   };
 }
