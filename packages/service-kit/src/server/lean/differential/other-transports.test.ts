@@ -1,0 +1,54 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PairClients } from "../../../testing/differential/exchange.js";
+import { checkEquivalence, misrouted, newReport, summary } from "../../../testing/differential/property.js";
+import { type ServerPair, startServerPair } from "../../../testing/differential/server-pair.js";
+
+const SEED = 20_261_203;
+
+describe("the registry service over TLS (HTTP/2 by ALPN)", () => {
+  let pair: ServerPair;
+  let clients: PairClients;
+  const report = newReport();
+
+  beforeAll(async () => {
+    pair = await startServerPair("registry", { tls: true });
+    clients = new PairClients(pair);
+  });
+  afterAll(async () => {
+    clients?.close();
+    await pair?.close();
+    console.log(summary("registry TLS", report));
+  });
+
+  it("answers every generated request on the lean path exactly as connectNodeAdapter does", async () => {
+    await checkEquivalence(clients, { transport: "h2", numRuns: 250, seed: SEED, report });
+  });
+
+  it("served exactly the lean-eligible requests of that run on the lean path", () => {
+    expect(misrouted(report)).toEqual({ count: 0, first: [] });
+  });
+});
+
+describe("the sequence service over HTTP/1.1, where every call falls through to connectNodeAdapter", () => {
+  let pair: ServerPair;
+  let clients: PairClients;
+  const report = newReport();
+
+  beforeAll(async () => {
+    pair = await startServerPair("sequence");
+    clients = new PairClients(pair);
+  });
+  afterAll(async () => {
+    clients?.close();
+    await pair?.close();
+    console.log(summary("sequence HTTP/1.1", report));
+  });
+
+  it("answers every generated request the same with and without the lean path", async () => {
+    await checkEquivalence(clients, { transport: "http1", numRuns: 150, seed: SEED, report });
+  });
+
+  it("served none of them on the lean path", () => {
+    expect(misrouted(report)).toEqual({ count: 0, first: [] });
+  });
+});
