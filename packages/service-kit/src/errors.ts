@@ -27,15 +27,16 @@ export function toConnectError(error: unknown): ConnectError {
   return new ConnectError("internal error", Code.Internal, undefined, undefined, error);
 }
 
-/**
- * Applies {@link toConnectError} to unary results and to errors raised while a stream runs;
- * `observe` sees every original error first (metrics count backend failures by kind).
- */
-export function errorMappingInterceptor(observe: (error: unknown) => void = () => {}): Interceptor {
-  const map = (error: unknown) => {
+/** {@link toConnectError}, with `observe` seeing every original error first (metrics count store errors). */
+export function errorMapper(observe: (error: unknown) => void = () => {}): (error: unknown) => ConnectError {
+  return (error) => {
     observe(error);
     return toConnectError(error);
   };
+}
+
+/** Applies an {@link errorMapper} to unary results and to errors raised while a stream runs. */
+export function errorMappingInterceptor(map: (error: unknown) => ConnectError = errorMapper()): Interceptor {
   async function* mapStreamErrors<T>(messages: AsyncIterable<T>): AsyncIterable<T> {
     try {
       yield* messages;

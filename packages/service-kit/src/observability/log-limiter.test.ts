@@ -4,7 +4,7 @@ import { RegistryService } from "@im-core/proto";
 import { describe, expect, it } from "vitest";
 import type { Logger } from "../logger.js";
 import { LogLimiter } from "./log-limiter.js";
-import { requestLogInterceptor } from "./request-log.js";
+import { RequestLog, requestLogInterceptor } from "./request-log.js";
 
 /** A logger keeping what would be written: level, fields and message of each line. */
 function recordingLogger() {
@@ -54,7 +54,7 @@ describe("the request log under a flood of failing calls", () => {
             throw new ConnectError("no token", Code.Unauthenticated);
           },
         }),
-      { router: { interceptors: [requestLogInterceptor(logger)] } },
+      { router: { interceptors: [requestLogInterceptor(new RequestLog(logger))] } },
     );
     const client = createClient(RegistryService, transport);
     const calls = await Promise.allSettled(Array.from({ length: 500 }, () => client.lookup({ userId: "u" })));

@@ -70,18 +70,24 @@ export class ServiceMetrics {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
+  // Label children looked up once per (method, code), not hashed again on every call.
+  readonly #counters = new Map<string, Counter.Internal>();
+  readonly #histograms = new Map<string, Histogram.Internal<"method">>();
+
+  /**
+   * Counts one finished call and its latency: `error` undefined for success, else its final (mapped)
+   * error. Every call passes here, from the interceptor below or from the lean path.
+   */
+  recordCall(method: string, started: number, error: unknown): void {
+    const code = error === undefined ? "ok" : codeName(error);
+    cached(this.#counters, `${method} ${code}`, () => this.calls.labels({ method, code })).inc();
+    cached(this.#histograms, method, () => this.latency.labels({ method })).observe(
+      (performance.now() - started) / 1e3,
+    );
+  }
+
   /** Outermost interceptor: sees the final code of every call, after errors were mapped. */
   interceptor(): Interceptor {
-    // Label children looked up once per (method, code), not hashed again on every call.
-    const counters = new Map<string, Counter.Internal>();
-    const histograms = new Map<string, Histogram.Internal<"method">>();
-    const record = (method: string, started: number, error: unknown) => {
-      const code = error === undefined ? "ok" : codeName(error);
-      const counter = cached(counters, `${method} ${code}`, () => this.calls.labels({ method, code }));
-      counter.inc();
-      const histogram = cached(histograms, method, () => this.latency.labels({ method }));
-      histogram.observe((performance.now() - started) / 1e3);
-    };
     return (next) => async (request) => {
       markCounted(request.contextValues);
       const method = request.method.name;
@@ -90,14 +96,15 @@ export class ServiceMetrics {
       try {
         response = await next(request);
       } catch (error) {
-        record(method, started, error);
+        this.recordCall(method, started, error);
         throw error;
       }
       if (!response.stream) {
-        record(method, started, undefined);
+        this.recordCall(method, started, undefined);
         return response;
       }
       const messages = response.message;
+      const record = (failure: unknown) => this.recordCall(method, started, failure);
       return {
         ...response,
         message: (async function* () {
@@ -108,7 +115,7 @@ export class ServiceMetrics {
             failure = error;
             throw error;
           } finally {
-            record(method, started, failure);
+            record(failure);
           }
         })(),
       };

@@ -21,43 +21,64 @@ const defaultLimits: LogLimits = { windowMs: 1_000, linesPerWindow: { warn: 10, 
  * returns it in the response headers and logs the outcome: failures at warn (server faults at
  * error, with their cause), successes only at debug to keep the hot path quiet. Failures are
  * rate-limited per (RPC, code) (see {@link LogLimiter}). Never logs headers or payloads: tokens and
- * user ids stay out of the logs.
+ * user ids stay out of the logs. Both request paths call it: Connect's through
+ * {@link requestLogInterceptor}, the lean path directly.
  */
-export function requestLogInterceptor(logger: Logger, limits = defaultLimits): Interceptor {
-  const limiter = new LogLimiter(logger, limits);
+export class RequestLog {
+  readonly #logger: Logger;
+  readonly #limiter: LogLimiter;
+
+  constructor(logger: Logger, limits = defaultLimits) {
+    this.#logger = logger;
+    this.#limiter = new LogLimiter(logger, limits);
+  }
+
+  /** The call's request id: the one offered when it is sane, else a new one. */
+  requestId(offered: string | null | undefined): string {
+    return offered != null && REQUEST_ID.test(offered) ? offered : nextRequestId();
+  }
+
+  succeeded(rpc: string, requestId: string, started: number): void {
+    if (this.#logger.isLevelEnabled("debug")) {
+      this.#logger.debug({ requestId, rpc, ms: performance.now() - started }, "call");
+    }
+  }
+
+  /** Logs the failure (rate-limited) and returns it as a ConnectError carrying the request id. */
+  failed(rpc: string, requestId: string, started: number, error: unknown): ConnectError {
+    const connectError = ConnectError.from(error);
+    connectError.metadata.set("x-request-id", requestId);
+    const serverFault = connectError.code === Code.Internal || connectError.code === Code.Unknown;
+    const code = Code[connectError.code];
+    this.#limiter.write(
+      serverFault ? "error" : "warn",
+      `${rpc} ${code}`,
+      { rpc, code },
+      {
+        requestId,
+        rpc,
+        code,
+        ms: performance.now() - started,
+        ...(serverFault ? { err: connectError.cause ?? connectError } : { reason: connectError.rawMessage }),
+      },
+      "call failed",
+    );
+    return connectError;
+  }
+}
+
+/** The {@link RequestLog} of Connect's calls. */
+export function requestLogInterceptor(log: RequestLog): Interceptor {
   return (next) => async (request) => {
-    const offered = request.header.get("x-request-id");
-    const requestId = offered !== null && REQUEST_ID.test(offered) ? offered : nextRequestId();
+    const requestId = log.requestId(request.header.get("x-request-id"));
     const started = performance.now();
     try {
       const response = await next(request);
       response.header.set("x-request-id", requestId);
-      if (logger.isLevelEnabled("debug")) {
-        logger.debug({ requestId, rpc: request.method.name, ms: performance.now() - started }, "call");
-      }
+      log.succeeded(request.method.name, requestId, started);
       return response;
     } catch (error) {
-      const connectError = ConnectError.from(error);
-      connectError.metadata.set("x-request-id", requestId);
-      const serverFault = connectError.code === Code.Internal || connectError.code === Code.Unknown;
-      const rpc = request.method.name;
-      const code = Code[connectError.code];
-      limiter.write(
-        serverFault ? "error" : "warn",
-        `${rpc} ${code}`,
-        { rpc, code },
-        {
-          requestId,
-          rpc,
-          code,
-          ms: performance.now() - started,
-          ...(serverFault
-            ? { err: connectError.cause ?? connectError }
-            : { reason: connectError.rawMessage }),
-        },
-        "call failed",
-      );
-      throw connectError;
+      throw log.failed(request.method.name, requestId, started, error);
     }
   };
 }

@@ -36,7 +36,25 @@ export interface OnePortServerOptions {
   onBodyTimeout?: () => void;
   /** With a certificate, TLS offers HTTP/2 and HTTP/1.1 through ALPN on the same port. */
   tls?: { cert: Buffer; key: Buffer };
+  /**
+   * Sees each HTTP/2 stream before Node's compatibility layer, and hands the streams it does not serve
+   * itself to `toCompatibilityLayer` (which makes the request/response pair `onRequest` gets).
+   */
+  onStream?: (
+    stream: http2.ServerHttp2Stream,
+    headers: http2.IncomingHttpHeaders,
+    flags: number,
+    rawHeaders: string[],
+    toCompatibilityLayer: StreamListener,
+  ) => void;
 }
+
+type StreamListener = (
+  stream: http2.ServerHttp2Stream,
+  headers: http2.IncomingHttpHeaders,
+  flags: number,
+  rawHeaders: string[],
+) => void;
 
 /**
  * One TCP port for every protocol. With TLS, ALPN picks HTTP/2 or HTTP/1.1. Without it, Node's
@@ -136,6 +154,7 @@ export class OnePortServer {
       this.#http2 = http2.createServer(h2Settings, handle);
       this.#listener = net.createServer((socket) => this.#route(socket));
     }
+    if (options.onStream) this.#takeStreams(options.onStream);
     this.#listener.on("connection", (socket: net.Socket) => {
       if (!this.#guard.admit(socket)) return;
       this.#sockets.add(socket);
@@ -214,6 +233,24 @@ export class OnePortServer {
       clearTimeout(linger);
       clearTimeout(deadline);
     }
+  }
+
+  /**
+   * Node's HTTP/2 server makes the compatibility objects in a 'stream' listener it adds with the first
+   * 'request' listener; that listener is taken out and handed, per stream, to `onStream`'s fallback.
+   */
+  #takeStreams(onStream: NonNullable<OnePortServerOptions["onStream"]>): void {
+    const listeners = this.#http2.listeners("stream") as StreamListener[];
+    if (listeners.length !== 1) {
+      throw new Error(
+        `expected Node's one HTTP/2 compatibility 'stream' listener, found ${listeners.length}`,
+      );
+    }
+    const compatibilityLayer = listeners[0]!;
+    this.#http2.removeListener("stream", compatibilityLayer);
+    const takeStream: StreamListener = (stream, headers, flags, rawHeaders) =>
+      onStream(stream, headers, flags, rawHeaders, compatibilityLayer);
+    this.#http2.on("stream", takeStream);
   }
 
   /** Closes an HTTP/1.1 connection whose next request's headers have not arrived within `ms`. */

@@ -9,6 +9,7 @@ import {
   type ContextValues,
   createConnectRouter,
   createContextValues,
+  type HandlerContext,
 } from "@connectrpc/connect";
 import type {
   UniversalHandler,
@@ -54,6 +55,19 @@ export interface RpcHandler {
   /** The method served at `path`, if any. */
   methodAt(path: string): DescMethod | undefined;
   handle(request: Request, response: Response, path: string): void;
+  /**
+   * Connect's answer to a call handed over as a universal request (whose context values carry its
+   * admission, as `handle` makes them), passed through `onAnswer`: the lean path's way back to Connect.
+   */
+  answer(path: string, call: RpcCall): Promise<UniversalServerResponse> | undefined;
+  /** The implementations of the unary methods, by path, as the routes registered them. */
+  readonly unaryMethods: ReadonlyMap<string, UnaryImplementation>;
+}
+
+/** A unary method and the function the routes gave for it. */
+export interface UnaryImplementation {
+  readonly method: DescMethod;
+  readonly impl: (request: unknown, context: HandlerContext) => unknown;
 }
 
 /**
@@ -62,11 +76,19 @@ export interface RpcHandler {
  * Connect's.
  */
 export function createRpcHandler(options: RpcHandlerOptions): RpcHandler {
-  const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
-  options.routes(router);
+  const router = createConnectRouter({ acceptCompression, ...options });
+  const unaryMethods = new Map<string, UnaryImplementation>();
+  options.routes(recordingUnaryMethods(router, unaryMethods));
   const handlers = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
+  const { onAnswer } = options;
   return {
     methodAt: (path) => handlers.get(path)?.method,
+    unaryMethods,
+    answer(path, call) {
+      const handler = handlers.get(path);
+      if (!handler) return undefined;
+      return handler(call).then((answer) => (onAnswer ? onAnswer(handler.method, call, answer) : answer));
+    },
     handle(request, response, path) {
       const handler = handlers.get(path);
       if (!handler) {
@@ -86,7 +108,6 @@ export function createRpcHandler(options: RpcHandlerOptions): RpcHandler {
       if (refusal) response.once("finish", () => dropUnreadBody(request));
       // Carries the context values it was given (the type leaves them optional).
       const call = (refusal ? withoutBody(universal) : universal) as RpcCall;
-      const { onAnswer } = options;
       handler(call)
         .then((answer) =>
           universalResponseToNodeResponse(
@@ -100,6 +121,45 @@ export function createRpcHandler(options: RpcHandlerOptions): RpcHandler {
         });
     },
   };
+}
+
+/** The compressions Connect accepts and offers (also the lean path's, for its answers). */
+export const acceptCompression = [compressionGzip, compressionBrotli];
+
+/**
+ * The router as the routes see it: every unary method registered without options of its own is noted
+ * with its implementation, for the lean path; the registration itself is Connect's, unchanged.
+ */
+function recordingUnaryMethods(router: ConnectRouter, into: Map<string, UnaryImplementation>): ConnectRouter {
+  const note = (method: DescMethod, impl: unknown) => {
+    if (method.methodKind !== "unary" || typeof impl !== "function") return;
+    into.set(`/${method.parent.typeName}/${method.name}`, {
+      method,
+      impl: impl as UnaryImplementation["impl"],
+    });
+  };
+  const recording: ConnectRouter = {
+    get handlers() {
+      return router.handlers;
+    },
+    service(service, implementation, handlerOptions) {
+      router.service(service, implementation, handlerOptions);
+      if (handlerOptions === undefined) {
+        const impl = implementation as Record<string, unknown>;
+        for (const method of service.methods) {
+          const fn = impl[method.localName];
+          if (typeof fn === "function") note(method, fn.bind(implementation));
+        }
+      }
+      return recording;
+    },
+    rpc(method, impl, handlerOptions) {
+      router.rpc(method, impl, handlerOptions);
+      if (handlerOptions === undefined) note(method, impl);
+      return recording;
+    },
+  };
+  return recording;
 }
 
 /** The request with an empty message in its own encoding in place of its body, which stays unread. */

@@ -2,10 +2,10 @@ import { setMaxListeners } from "node:events";
 import type http from "node:http";
 import type http2 from "node:http2";
 import type net from "node:net";
-import type { DescService } from "@bufbuild/protobuf";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { type ConnectRouter, createContextValues, type Interceptor } from "@connectrpc/connect";
 import { sleep } from "@im-core/common";
-import { errorMappingInterceptor } from "../errors.js";
+import { errorMapper, errorMappingInterceptor } from "../errors.js";
 import type { ReadinessCheck } from "../health.js";
 import { deadlineInterceptor } from "../limits/deadline-interceptor.js";
 import { StalledStreamReaper } from "../limits/stalled-streams.js";
@@ -21,7 +21,7 @@ import {
   countingProtocolRejections,
   countUnknownMethod,
 } from "../observability/protocol-rejections.js";
-import { requestLogInterceptor } from "../observability/request-log.js";
+import { RequestLog, requestLogInterceptor } from "../observability/request-log.js";
 import {
   type AccessPolicy,
   authenticate,
@@ -30,6 +30,7 @@ import {
 } from "../security/auth-interceptor.js";
 import { createCors } from "../security/cors.js";
 import { defaultLimits, type ServerSettings } from "../settings.js";
+import { createLeanPath } from "./lean/lean-path.js";
 import { OnePortServer } from "./one-port.js";
 import { queryEncodingInterceptor, requestJsonOptions } from "./request-decoding.js";
 import { createRpcHandler } from "./rpc-handler.js";
@@ -113,10 +114,21 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
 
   const { tokens } = settings;
   const openServices = new Set([Health.typeName]);
+  const admit = tokens
+    ? (method: DescMethod, authorization: string | undefined) => {
+        const outcome = authenticate(tokens, options.accessPolicy, openServices, method, authorization);
+        return outcome && "caller" in outcome
+          ? { values: createContextValues().set(callerKey, outcome.caller) }
+          : outcome;
+      }
+    : undefined;
+  // The steps every call takes, as plain functions: the interceptors and the lean path both call them.
+  const requestLog = new RequestLog(options.logger);
+  const mapError = errorMapper((error) => metrics.noteError(error));
   const interceptors: Interceptor[] = [
     metrics.interceptor(),
-    requestLogInterceptor(options.logger),
-    errorMappingInterceptor((error) => metrics.noteError(error)),
+    requestLogInterceptor(requestLog),
+    errorMappingInterceptor(mapError),
     ...(tokens ? [refusalInterceptor()] : []),
     queryEncodingInterceptor(),
     deadlineInterceptor(settings.defaultCallTimeoutMs),
@@ -139,26 +151,26 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
     maxTimeoutMs: settings.maxCallTimeoutMs,
     // Requests must be UTF-8 and name known enum values: refused, never repaired or dropped.
     jsonOptions: requestJsonOptions,
-    ...(tokens
-      ? {
-          admit: (method, request) => {
-            const outcome = authenticate(
-              tokens,
-              options.accessPolicy,
-              openServices,
-              method,
-              request.headers.authorization,
-            );
-            return outcome && "caller" in outcome
-              ? { values: createContextValues().set(callerKey, outcome.caller) }
-              : outcome;
-          },
-        }
-      : {}),
+    ...(admit ? { admit: (method, request) => admit(method, request.headers.authorization) } : {}),
     onAnswer: countingProtocolRejections(countCall),
     onHandlerError: (method, reason) =>
       options.logger.warn({ err: reason, rpc: method.name }, "handler failed after its response started"),
   });
+  const leanCalls = metrics.counter(
+    "rpc_lean_calls_total",
+    "Unary calls answered by the lean path (LEAN_UNARY_PATH); the others went through connectNodeAdapter.",
+  );
+  const leanPath = settings.leanUnaryPath
+    ? createLeanPath({
+        rpc,
+        steps: { metrics, requestLog, mapError, defaultCallTimeoutMs: settings.defaultCallTimeoutMs },
+        ...(admit ? { admit } : {}),
+        readMaxBytes: settings.maxRequestBytes,
+        maxTimeoutMs: settings.maxCallTimeoutMs,
+        jsonOptions: requestJsonOptions,
+        onServed: () => leanCalls.inc(),
+      })
+    : undefined;
   const applyCors = createCors(settings.corsAllowedOrigins);
   const streamingPaths = new Set(
     options.service.methods
@@ -222,6 +234,7 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
     onConnectionShed: () => shedConnections.inc(),
     onBodyTimeout: () => bodyTimeouts.inc(),
     ...(settings.tls ? { tls: settings.tls } : {}),
+    ...(leanPath ? { onStream: leanPath } : {}),
   });
   metrics.gauge(
     "connections_open",
