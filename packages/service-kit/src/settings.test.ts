@@ -71,4 +71,11 @@ describe("server settings from the environment", () => {
       corsAllowedOrigins: ["https://a.test", "http://b.test:8080"],
     });
   });
+
+  it("serves unary HTTP/2 calls on the lean path unless LEAN_UNARY_PATH is false", () => {
+    const base = { AUTH_DISABLED: "true" };
+    expect(loadServerSettings(base).leanUnaryPath).toBe(true);
+    expect(loadServerSettings({ ...base, LEAN_UNARY_PATH: "false" }).leanUnaryPath).toBe(false);
+    expect(() => loadServerSettings({ ...base, LEAN_UNARY_PATH: "off" })).toThrow(/LEAN_UNARY_PATH/);
+  });
 });

@@ -1,6 +1,11 @@
 import { setMaxListeners } from "node:events";
 import { StoreError } from "@im-core/common";
-import { EpochFencedError, type MySqlSequenceBackup } from "@im-core/stores/mysql";
+import {
+  EpochFencedError,
+  type LockedWork,
+  type LockOptions,
+  type MySqlSequenceBackup,
+} from "@im-core/stores/mysql";
 import type { RedisSequenceStore } from "@im-core/stores/redis";
 import { type Batch, Coalescer } from "./coalescer.js";
 import type { ConversationRef } from "./conversation.js";
@@ -205,9 +210,14 @@ export class SequenceAllocator {
     seed: boolean,
     gated: boolean,
   ): Promise<SequenceRange | undefined> {
+    // A seed shares its MySQL round trips with the other seeds of the moment (lockedSeed); the
+    // work is the same: it runs under the conversation's lock either way.
+    const locked = <T>(work: LockedWork<T>, opts: LockOptions) =>
+      seed
+        ? this.#backup.lockedSeed(conversation, work, opts)
+        : this.#backup.locked(conversation.id, work, opts);
     try {
-      return await this.#backup.locked(
-        conversation.id,
+      return await locked(
         async (reserve) => {
           // Whoever queued while we waited for the lock is served by this round too.
           batch.absorbQueued();
@@ -263,7 +273,7 @@ export class SequenceAllocator {
           signal: batch.signal,
           seed,
           turn: batch.turn,
-          ...(gated ? { admit: () => batch.admitFirstTouch() } : {}),
+          ...(gated && batch.turn ? { admit: () => batch.admitFirstTouch() } : {}),
         },
       );
     } catch (error) {

@@ -31,7 +31,10 @@ export interface Batch {
    * of them has no signal. Waits made for the batch (a free MySQL connection) end there.
    */
   readonly signal: AbortSignal;
-  /** Who the batch waits for MySQL as: its first caller's gate (one per token), so tokens take turns. */
+  /**
+   * Who the batch waits for MySQL as: the gate (one per token) of its first caller that has one, so
+   * tokens take turns; undefined when no caller has a gate (nothing to admit or charge).
+   */
   readonly turn: FirstTouchGate | undefined;
   /**
    * Takes in every caller queued behind this batch, so that a reservation made for the batch covers
@@ -75,7 +78,8 @@ class Run implements Batch {
   }
 
   get turn(): FirstTouchGate | undefined {
-    return this.waiters[0]?.firstTouch;
+    for (const waiter of this.waiters) if (waiter.firstTouch) return waiter.firstTouch;
+    return undefined;
   }
 
   #add(waiter: Waiter): void {

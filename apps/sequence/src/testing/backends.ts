@@ -1,6 +1,6 @@
 import { SequenceService } from "@im-core/proto";
 import { createLogger, ServiceMetrics } from "@im-core/service-kit";
-import type { Reservation } from "@im-core/stores/mysql";
+import type { Reservation, SequenceBackupOptions } from "@im-core/stores/mysql";
 import type { RedisTarget } from "@im-core/stores/redis";
 import { type MariaDbServer, type RedisServer, startMariaDb, startRedis } from "@im-core/testkit";
 import { forFile } from "@im-core/testkit/vitest";
@@ -25,14 +25,18 @@ export async function testDeployment(mysqlUrl: string, log = newReservationLog()
 
   async function instance(
     redis: RedisTarget,
-    opts: { step?: number } & Pick<AllocatorOptions, "prefetchAfter" | "events"> = {},
+    opts: { step?: number; seedBatch?: SequenceBackupOptions["seedBatch"] } & Pick<
+      AllocatorOptions,
+      "prefetchAfter" | "events"
+    > = {},
   ): Promise<SequenceBackends> {
-    const { step = 100, ...allocator } = opts;
+    const { step = 100, seedBatch, ...allocator } = opts;
     const backends = await openSequenceBackends({ redis, mysqlUrl, step }, logger, {
       metrics: new ServiceMetrics(SequenceService.typeName),
       redis: { commandTimeoutMs: 1_000 },
       backup: {
         timeoutMs: 2_000,
+        ...(seedBatch ? { seedBatch } : {}),
         onReserve: (conversation, reservation) =>
           log.entries.push({ id: conversation.id, at: performance.now(), reservation }),
       },

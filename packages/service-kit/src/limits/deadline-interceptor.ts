@@ -1,29 +1,64 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { withDeadline } from "@im-core/common";
-
-const exceeded = () =>
-  new ConnectError("the call exceeded the server's default deadline", Code.DeadlineExceeded);
+import { Deadlines } from "./deadlines.js";
 
 /** Whether the client set a deadline (`grpc-timeout`, `connect-timeout-ms`), which Connect enforces. */
 export function hasClientDeadline(header: { has(name: string): boolean }): boolean {
   return header.has("grpc-timeout") || header.has("connect-timeout-ms");
 }
 
-/**
- * A unary call whose client set no deadline gets `defaultTimeoutMs`: the caller is answered
- * DEADLINE_EXCEEDED then, even if a backend hangs.
- */
-export function withDefaultDeadline<T>(call: Promise<T>, defaultTimeoutMs: number): Promise<T> {
-  return withDeadline(call, defaultTimeoutMs, exceeded);
+/** A call past its default deadline: told to answer DEADLINE_EXCEEDED (its work goes on, ignored). */
+export interface OverdueCall {
+  expire(error: ConnectError): void;
 }
 
 /**
- * {@link withDefaultDeadline} for Connect's calls. Calls with a client deadline are left to Connect,
+ * DEFAULT_CALL_TIMEOUT_MS for unary calls whose client set no deadline: the caller is answered
+ * DEADLINE_EXCEEDED then, even if a backend hangs. One timer for every pending call (see Deadlines).
+ * Both request paths use it: the lean path tracks its calls, Connect's through the interceptor below.
+ */
+export class DefaultCallDeadline {
+  readonly #deadlines: Deadlines<OverdueCall>;
+
+  constructor(timeoutMs: number) {
+    this.#deadlines = new Deadlines(timeoutMs, (call) =>
+      call.expire(new ConnectError("the call exceeded the server's default deadline", Code.DeadlineExceeded)),
+    );
+  }
+
+  track(call: OverdueCall): void {
+    this.#deadlines.track(call);
+  }
+
+  forget(call: OverdueCall): void {
+    this.#deadlines.forget(call);
+  }
+
+  /** Settles as `work` does, or rejects at the deadline. */
+  race<T>(work: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const call: OverdueCall = { expire: reject };
+      this.track(call);
+      work.then(
+        (value) => {
+          this.forget(call);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.forget(call);
+          reject(error);
+        },
+      );
+    });
+  }
+}
+
+/**
+ * {@link DefaultCallDeadline} for Connect's calls. Calls with a client deadline are left to Connect,
  * which aborts the handler's signal at that deadline (our handlers pass it to every backend call).
  */
-export function deadlineInterceptor(defaultTimeoutMs: number): Interceptor {
+export function deadlineInterceptor(deadline: DefaultCallDeadline): Interceptor {
   return (next) => async (request) => {
     if (request.stream || hasClientDeadline(request.header)) return next(request);
-    return withDefaultDeadline(next(request), defaultTimeoutMs);
+    return deadline.race(next(request));
   };
 }

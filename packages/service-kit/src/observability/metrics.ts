@@ -70,20 +70,30 @@ export class ServiceMetrics {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
-  // Label children looked up once per (method, code), not hashed again on every call.
-  readonly #counters = new Map<string, Counter.Internal>();
-  readonly #histograms = new Map<string, Histogram.Internal<"method">>();
+  // Label children looked up once per method and code, not hashed again on every call.
+  readonly #byMethod = new Map<
+    string,
+    { histogram: Histogram.Internal<"method">; counters: Map<string, Counter.Internal> }
+  >();
 
   /**
    * Counts one finished call and its latency: `error` undefined for success, else its final (mapped)
    * error. Every call passes here, from the interceptor below or from the lean path.
    */
   recordCall(method: string, started: number, error: unknown): void {
+    let children = this.#byMethod.get(method);
+    if (children === undefined) {
+      children = { histogram: this.latency.labels({ method }), counters: new Map() };
+      this.#byMethod.set(method, children);
+    }
     const code = error === undefined ? "ok" : codeName(error);
-    cached(this.#counters, `${method} ${code}`, () => this.calls.labels({ method, code })).inc();
-    cached(this.#histograms, method, () => this.latency.labels({ method })).observe(
-      (performance.now() - started) / 1e3,
-    );
+    let counter = children.counters.get(code);
+    if (counter === undefined) {
+      counter = this.calls.labels({ method, code });
+      children.counters.set(code, counter);
+    }
+    counter.inc();
+    children.histogram.observe((performance.now() - started) / 1e3);
   }
 
   /** Outermost interceptor: sees the final code of every call, after errors were mapped. */
@@ -131,15 +141,6 @@ export class ServiceMetrics {
   noteError(error: unknown): void {
     if (isStoreError(error)) this.backendErrors.inc({ kind: error.kind });
   }
-}
-
-function cached<V>(map: Map<string, V>, key: string, make: () => V): V {
-  let value = map.get(key);
-  if (value === undefined) {
-    value = make();
-    map.set(key, value);
-  }
-  return value;
 }
 
 function codeName(error: unknown): string {

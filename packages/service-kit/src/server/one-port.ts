@@ -1,7 +1,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
-import { BodyDeadlines } from "./body-deadlines.js";
+import { Deadlines } from "../limits/deadlines.js";
 import { ConnectionGuard, type ConnectionLimits } from "./connection-guard.js";
 
 /**
@@ -79,8 +79,8 @@ export class OnePortServer {
    * Bodies still due (REQUEST_BODY_TIMEOUT_MS): an HTTP/2 stream is reset (its connection serves on), an
    * HTTP/1.1 connection is closed. Either way the handler's signal aborts, so nothing waits on the body.
    */
-  readonly #http2Bodies: BodyDeadlines<http2.ServerHttp2Stream>;
-  readonly #http1Bodies: BodyDeadlines<http.IncomingMessage>;
+  readonly #http2Bodies: Deadlines<http2.ServerHttp2Stream>;
+  readonly #http1Bodies: Deadlines<http.IncomingMessage>;
   /** The socket being handed to the HTTP/2 server, whose 'session' event fires synchronously. */
   #handingOver: net.Socket | undefined;
   #closing = false;
@@ -93,12 +93,12 @@ export class OnePortServer {
     this.#options = options;
     this.#guard = new ConnectionGuard(options.connections, options.onConnectionShed);
     // The body is read by then (the handler's own reading emits 'end'), or it is cut.
-    this.#http2Bodies = new BodyDeadlines(options.requestBodyTimeoutMs, (stream) => {
+    this.#http2Bodies = new Deadlines(options.requestBodyTimeoutMs, (stream) => {
       if (stream.readableEnded) return;
       options.onBodyTimeout?.();
       stream.close(http2.constants.NGHTTP2_CANCEL);
     });
-    this.#http1Bodies = new BodyDeadlines(options.requestBodyTimeoutMs, (request) => {
+    this.#http1Bodies = new Deadlines(options.requestBodyTimeoutMs, (request) => {
       if (request.readableEnded) return;
       options.onBodyTimeout?.();
       request.socket.destroy();

@@ -7,7 +7,7 @@ import { type ConnectRouter, createContextValues, type Interceptor } from "@conn
 import { sleep } from "@im-core/common";
 import { errorMapper, errorMappingInterceptor } from "../errors.js";
 import type { ReadinessCheck } from "../health.js";
-import { deadlineInterceptor } from "../limits/deadline-interceptor.js";
+import { DefaultCallDeadline, deadlineInterceptor } from "../limits/deadline-interceptor.js";
 import { StalledStreamReaper } from "../limits/stalled-streams.js";
 import { streamLimitInterceptor } from "../limits/stream-limit-interceptor.js";
 import { clampDeadlineHeaders } from "../limits/timer-safe-deadline.js";
@@ -125,13 +125,14 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
   // The steps every call takes, as plain functions: the interceptors and the lean path both call them.
   const requestLog = new RequestLog(options.logger);
   const mapError = errorMapper((error) => metrics.noteError(error));
+  const defaultDeadline = new DefaultCallDeadline(settings.defaultCallTimeoutMs);
   const interceptors: Interceptor[] = [
     metrics.interceptor(),
     requestLogInterceptor(requestLog),
     errorMappingInterceptor(mapError),
     ...(tokens ? [refusalInterceptor()] : []),
     queryEncodingInterceptor(),
-    deadlineInterceptor(settings.defaultCallTimeoutMs),
+    deadlineInterceptor(defaultDeadline),
     streamLimitInterceptor(settings, (open) => metrics.openStreams.set(open)),
   ];
   // No shutdown signal for Connect to link every call to: a long-lived signal would collect a listener per
@@ -163,7 +164,10 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
   const leanPath = settings.leanUnaryPath
     ? createLeanPath({
         rpc,
-        steps: { metrics, requestLog, mapError, defaultCallTimeoutMs: settings.defaultCallTimeoutMs },
+        metrics,
+        requestLog,
+        mapError,
+        defaultDeadline,
         ...(admit ? { admit } : {}),
         readMaxBytes: settings.maxRequestBytes,
         maxTimeoutMs: settings.maxCallTimeoutMs,

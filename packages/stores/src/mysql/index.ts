@@ -8,10 +8,13 @@ export {
   pingMySqlOnce,
 } from "./pool.js";
 export { sequenceCeilings, sequenceEpoch } from "./schema.js";
+export type { LockedWork, SeedBatchStepHook } from "./seed-batches.js";
 export {
   type BackupConversation,
   type CeilingRow,
   type ConversationType,
+  DEFAULT_SEED_BATCH_BYTES,
+  DEFAULT_SEED_BATCH_ROWS,
   EpochFencedError,
   type LockOptions,
   MySqlSequenceBackup,

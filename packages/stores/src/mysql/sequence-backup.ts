@@ -1,50 +1,35 @@
 import { StoreError } from "@im-core/common";
-import { and, asc, eq, gt, sql } from "drizzle-orm";
+import { and, asc, eq, gt } from "drizzle-orm";
 import { drizzle, type MySql2Database } from "drizzle-orm/mysql2";
 import type { Pool, PoolConnection } from "mysql2/promise";
+import {
+  type BackupConversation,
+  type ConversationType,
+  EPOCH_ROW,
+  EpochFencedError,
+  isDeadlock,
+  lockName,
+  type Reservation,
+  type Reserve,
+  reserveCeilings,
+} from "./ceilings.js";
 import { connectionLimitOf, mysqlCall } from "./pool.js";
 import { now3, sequenceCeilings, sequenceEpoch } from "./schema.js";
+import { type LockedWork, SeedBatches, type SeedBatchStepHook } from "./seed-batches.js";
 import { Slots } from "./slots.js";
 
-export type ConversationType = "private" | "group";
-
-/** What the backup stores about a conversation, besides its ceiling. */
-export interface BackupConversation {
-  /** Stable, at most 64 characters (the sequence service uses the SHA-256 hex of its key). */
-  readonly id: string;
-  readonly type: ConversationType;
-  readonly partA: string;
-  readonly partB: string | null;
-}
+export type {
+  BackupConversation,
+  ConversationType,
+  Reservation,
+  Reserve,
+} from "./ceilings.js";
+export { EpochFencedError } from "./ceilings.js";
 
 /** A conversation's backup row, as ListSnapshots shows it. */
 export interface CeilingRow extends BackupConversation {
   readonly ceiling: number;
   readonly updatedAt: Date;
-}
-
-/** A ceiling raised and committed: every number up to `ceiling` may now be handed out. */
-export interface Reservation {
-  /** The ceiling before: no number above it had been handed out (given the conversation's lock). */
-  readonly previous: number;
-  readonly ceiling: number;
-}
-
-/** Raises the conversation's ceiling to at least `target(previous)` and commits, if `epoch` is current. */
-export type Reserve = (
-  conversation: BackupConversation,
-  epoch: number,
-  target: (previous: number) => number,
-) => Promise<Reservation>;
-
-/** A reservation was refused because the epoch moved on: the caller's view of Redis is outdated. */
-export class EpochFencedError extends StoreError {
-  constructor(
-    readonly expected: number,
-    readonly current: number,
-  ) {
-    super("unavailable", `sequence epoch moved from ${expected} to ${current}; retry`);
-  }
 }
 
 export interface SequenceBackupOptions {
@@ -60,9 +45,21 @@ export interface SequenceBackupOptions {
   maxLocks?: number;
   /** Called after each committed reservation (metrics, tests). */
   onReserve?: (conversation: BackupConversation, reservation: Reservation) => void;
+  /**
+   * Bounds of a batch of seeds (see lockedSeed): rows per statement (and locks per connection), and
+   * bytes of row data per statement. Defaults: 100 rows, 256 KiB (MySQL's max_allowed_packet is ≥ 4 MiB).
+   * `onStep`: tests only.
+   */
+  seedBatch?: { rows?: number; bytes?: number; onStep?: SeedBatchStepHook };
 }
 
-const EPOCH_ROW = 1;
+/** Rows of one batch of seeds, by default. */
+export const DEFAULT_SEED_BATCH_ROWS = 100;
+/** Bytes of row data in one statement of a batch of seeds, by default. */
+export const DEFAULT_SEED_BATCH_BYTES = 256 * 1024;
+
+/** The turn batches of seeds wait as for slots (each seed's own turn counted in its batch). */
+const BATCH_TURN = Symbol("seed batch");
 
 /** Pooled connections kept free of reservations for other queries (by default). */
 export const RESERVED_HEADROOM = 2;
@@ -100,6 +97,7 @@ export class MySqlSequenceBackup {
   readonly #onReserve: SequenceBackupOptions["onReserve"];
   readonly #slots: Slots;
   readonly #seedSlots: Slots;
+  readonly #seeds: SeedBatches;
 
   constructor(pool: Pool, opts: SequenceBackupOptions = {}) {
     this.#pool = pool;
@@ -109,6 +107,26 @@ export class MySqlSequenceBackup {
     this.#lockTimeoutSeconds = opts.lockTimeoutSeconds ?? 5;
     this.#timeoutMs = opts.timeoutMs ?? 5_000;
     this.#onReserve = opts.onReserve;
+    this.#seeds = new SeedBatches(
+      {
+        // A batch holds a seed slot and a connection slot, as one seed did before batching.
+        slot: () => this.#slot({ seed: true, turn: BATCH_TURN }),
+        connect: () => this.#connect(),
+        call: (what, run) => mysqlCall(what, this.#timeoutMs, run),
+        onReserve: this.#onReserve,
+        onStep: opts.seedBatch?.onStep,
+        alone: (id, work, { signal, turn }) => this.locked(id, work, { signal, turn, seed: true }),
+      },
+      {
+        limits: {
+          rows: opts.seedBatch?.rows ?? DEFAULT_SEED_BATCH_ROWS,
+          bytes: opts.seedBatch?.bytes ?? DEFAULT_SEED_BATCH_BYTES,
+        },
+        lanes: this.#seedSlots.limit,
+        // As many of a token's new conversations in MySQL at once as seeds were before batching.
+        perTurn: this.#seedSlots.limit,
+      },
+    );
   }
 
   /** The committed ceiling, 0 for a conversation never seen. */
@@ -183,45 +201,73 @@ export class MySqlSequenceBackup {
    * ceiling read here is never overtaken by another instance's reservation before it is applied.
    */
   async locked<T>(id: string, work: (reserve: Reserve) => Promise<T>, opts: LockOptions = {}): Promise<T> {
-    // At most `maxLocks` connections held for locks: the rest wait here, not in the pool's queue.
-    const releaseSeed = opts.seed ? await this.#seedSlots.acquire(opts.signal, opts.turn) : undefined;
+    const release = await this.#slot(opts);
     try {
-      const release = await this.#slots.acquire(opts.signal, opts.turn);
-      try {
-        opts.admit?.();
-        // Everyone it was for gave up while it waited: no lock round for nobody.
-        if (opts.signal?.aborted) throw opts.signal.reason;
-        return await this.#locked(id, work);
-      } finally {
-        release();
-      }
+      opts.admit?.();
+      // Everyone it was for gave up while it waited: no lock round for nobody.
+      if (opts.signal?.aborted) throw opts.signal.reason;
+      return await this.#locked(id, work);
     } finally {
-      releaseSeed?.();
+      release();
     }
   }
 
-  /** Reservations in flight and waiting for a connection (tests, metrics). */
-  get lockSlots(): { limit: number; inUse: number; waiting: number } {
-    return { limit: this.#slots.limit, inUse: this.#slots.inUse, waiting: this.#slots.waiting };
+  /** At most `maxLocks` connections held for locks: the rest wait here, not in the pool's queue. */
+  async #slot({ seed, signal, turn }: LockOptions): Promise<() => void> {
+    const releaseSeed = seed ? await this.#seedSlots.acquire(signal, turn) : undefined;
+    try {
+      const release = await this.#slots.acquire(signal, turn);
+      return () => {
+        release();
+        releaseSeed?.();
+      };
+    } catch (error) {
+      releaseSeed?.();
+      throw error;
+    }
   }
 
-  async #locked<T>(id: string, work: (reserve: Reserve) => Promise<T>): Promise<T> {
-    let connection: PoolConnection;
+  /**
+   * Like `locked(conversation.id, work, { seed: true, ... })`, for a reservation that creates a
+   * counter, but concurrent seeds share MySQL round trips: a batch takes all their locks in one
+   * statement and commits all their reservations in one transaction (see SeedBatches). `work` runs
+   * holding the conversation's lock, as with `locked`; `admit` is asked when the seed is taken into a
+   * batch; a seed still waiting for a batch leaves when `signal` aborts.
+   */
+  lockedSeed<T>(conversation: BackupConversation, work: LockedWork<T>, opts: LockOptions = {}): Promise<T> {
+    return this.#seeds.run(conversation, work, opts);
+  }
+
+  /** Reservations in flight and waiting for a connection or a batch (tests, metrics). */
+  get lockSlots(): { limit: number; inUse: number; waiting: number } {
+    return {
+      limit: this.#slots.limit,
+      inUse: this.#slots.inUse,
+      waiting: this.#slots.waiting + this.#seeds.waiting,
+    };
+  }
+
+  async #connect(): Promise<PoolConnection> {
     const connecting = this.#pool.getConnection();
     try {
-      connection = await mysqlCall("connect", this.#timeoutMs, () => connecting);
+      return await mysqlCall("connect", this.#timeoutMs, () => connecting);
     } catch (error) {
       // A connection arriving after we gave up would otherwise never go back to the pool.
       connecting.then(
         (late) => late.destroy(),
         () => {},
       );
-      // The server cannot be reached: those waiting for a slot would only find the same, one
-      // slot at a time (a hung server: timeoutMs each). Fail them now.
+      // The server cannot be reached: those waiting for a slot or a batch would only find the same,
+      // one slot at a time (a hung server: timeoutMs each). Fail them now.
       this.#slots.failWaiting(error);
       this.#seedSlots.failWaiting(error);
+      this.#seeds.failWaiting(error);
       throw error;
     }
+  }
+
+  async #locked<T>(id: string, work: (reserve: Reserve) => Promise<T>): Promise<T> {
+    const connection = await this.#connect();
     // A connection left in an unknown state (a query failed or overran) is dropped, never reused;
     // dropping it also makes the server release its lock.
     let broken = false;
@@ -233,7 +279,7 @@ export class MySqlSequenceBackup {
         throw error;
       }
     };
-    const lock = `im-seq/${id}`.slice(0, 64);
+    const lock = lockName(id);
     try {
       await step("lock", async () => {
         const [rows] = await connection.query("SELECT GET_LOCK(?, ?) AS locked", [
@@ -247,7 +293,12 @@ export class MySqlSequenceBackup {
       const db = drizzle({ client: connection });
       try {
         return await work((conversation, epoch, target) =>
-          step("reserve", () => this.#reserve(db, conversation, epoch, target)),
+          step("reserve", async () => {
+            const [result] = await reserveCeilings(db, [{ conversation, epoch, target }]);
+            if (result instanceof EpochFencedError) throw result;
+            this.#onReserve?.(conversation, result!);
+            return result!;
+          }),
         );
       } finally {
         if (!broken) await step("unlock", () => connection.query("SELECT RELEASE_LOCK(?)", [lock]));
@@ -257,44 +308,4 @@ export class MySqlSequenceBackup {
       else connection.release();
     }
   }
-
-  async #reserve(
-    db: MySql2Database,
-    conversation: BackupConversation,
-    epoch: number,
-    target: (previous: number) => number,
-  ): Promise<Reservation> {
-    const reservation = await db.transaction(async (tx) => {
-      // Shared lock: an epoch bump waits for reservations in flight, and fences later ones.
-      const [epochRows] = (await tx.execute(
-        sql`SELECT epoch FROM ${sequenceEpoch} WHERE id = ${EPOCH_ROW} LOCK IN SHARE MODE`,
-      )) as unknown as [{ epoch: number | string }[]];
-      const current = Number(epochRows[0]?.epoch ?? 0);
-      if (current !== epoch) throw new EpochFencedError(epoch, current);
-
-      const [row] = await tx
-        .select({ ceiling: sequenceCeilings.ceiling })
-        .from(sequenceCeilings)
-        .where(eq(sequenceCeilings.id, conversation.id));
-      const previous = row?.ceiling ?? 0;
-      const ceiling = Math.max(previous, target(previous));
-      await tx
-        .insert(sequenceCeilings)
-        .values({ ...conversation, ceiling })
-        .onDuplicateKeyUpdate({
-          // Absolute writes never move a ceiling backwards, whatever raced them.
-          set: { ceiling: sql`GREATEST(ceiling, VALUES(ceiling))`, updatedAt: now3 },
-        });
-      return { previous, ceiling };
-    });
-    this.#onReserve?.(conversation, reservation);
-    return reservation;
-  }
-}
-
-function isDeadlock(error: unknown): boolean {
-  for (let e = error; e instanceof Error; e = e.cause) {
-    if ((e as { code?: unknown }).code === "ER_LOCK_DEADLOCK") return true;
-  }
-  return false;
 }

@@ -6,14 +6,16 @@ import { codeToHttpStatus, errorToJsonBytes, trailerMux } from "@connectrpc/conn
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 
 /**
- * Writing a lean call's answer on its HTTP/2 stream, byte for byte what connectNodeAdapter writes for
- * the same outcome (the differential tests compare them): Connect's own functions encode statuses,
- * errors and trailers; only the writing to the stream is ours.
+ * Writing a lean call's answer on its HTTP/2 stream: what connectNodeAdapter writes for the same
+ * outcome (the differential tests compare them). Connect's own functions encode statuses, errors and
+ * trailers; only the writing is ours. (Node's `respond` adds `date`, as the adapter's response does.)
  */
 
 /** What is settled about a call's answer before its implementation runs. */
 export interface AnswerFormat {
   readonly protocol: "grpc" | "connect";
+  /** Protobuf binary, or JSON (Connect only). */
+  readonly binary: boolean;
   /** The response content type: the request's format, as Connect answers it. */
   readonly contentType: string;
   /** The response compression the client accepts, if any (Connect's negotiation). */
@@ -21,8 +23,8 @@ export interface AnswerFormat {
   readonly compressMinBytes: number;
 }
 
-/** The headers a handler set through its context, and the request id the request log gave the call. */
-export interface AnswerMetadata {
+/** Headers and trailers a handler set through its context (rare: ours set none). */
+export interface HandlerMetadata {
   readonly header: Headers | undefined;
   readonly trailer: Headers | undefined;
 }
@@ -35,19 +37,6 @@ type AnsweredStream = ServerHttp2Stream & { [trailersOf]?: OutgoingHttpHeaders }
 function sendTrailers(this: AnsweredStream): void {
   const trailers = this[trailersOf];
   if (trailers !== undefined) this.sendTrailers(trailers);
-}
-
-/** Node's `date` header, as the compatibility layer adds it to every response (made once a second). */
-let dateSecond = 0;
-let dateValue = "";
-function httpDate(): string {
-  const now = Date.now();
-  const second = Math.floor(now / 1_000);
-  if (second !== dateSecond) {
-    dateSecond = second;
-    dateValue = new Date(now).toUTCString();
-  }
-  return dateValue;
 }
 
 function copyInto(target: OutgoingHttpHeaders, headers: Headers | undefined): void {
@@ -64,19 +53,18 @@ function write(
   trailers: OutgoingHttpHeaders | undefined,
 ): void {
   if (stream.destroyed || stream.closed) return;
-  headers.date = httpDate();
   try {
     if (trailers === undefined) {
       stream.respond(headers);
       stream.end(body);
-    } else {
-      (stream as AnsweredStream)[trailersOf] = trailers;
-      stream.once("wantTrailers", sendTrailers);
-      stream.respond(headers, { waitForTrailers: true });
-      // An empty chunk written before the end would keep 'wantTrailers' from firing.
-      if (body.byteLength === 0) stream.end();
-      else stream.end(body);
+      return;
     }
+    (stream as AnsweredStream)[trailersOf] = trailers;
+    stream.once("wantTrailers", sendTrailers);
+    stream.respond(headers, { waitForTrailers: true });
+    // An empty chunk written before the end would keep 'wantTrailers' from firing.
+    if (body.byteLength === 0) stream.end();
+    else stream.end(body);
   } catch {
     // The stream closed between the check and the write: nobody is left to answer.
   }
@@ -97,30 +85,27 @@ async function envelope(message: Uint8Array, format: AnswerFormat): Promise<Uint
   return framed;
 }
 
-function grpcHeaders(format: AnswerFormat, metadata: AnswerMetadata): OutgoingHttpHeaders {
+function grpcHeaders(format: AnswerFormat, handler: HandlerMetadata): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = { ":status": 200, "content-type": format.contentType };
   if (format.compression) headers["grpc-encoding"] = format.compression.name;
-  copyInto(headers, metadata.header);
+  copyInto(headers, handler.header);
   return headers;
 }
 
-/** Connect unary: the body as is (compressed when accepted and big), handler trailers muxed into headers. */
+/** Connect unary: the body as is (compressed when accepted and big), handler trailers muxed in. */
 async function writeConnect(
   stream: ServerHttp2Stream,
-  status: number,
-  header: Headers,
-  trailer: Headers | undefined,
+  headers: OutgoingHttpHeaders,
+  handler: HandlerMetadata,
   body: Uint8Array,
   format: AnswerFormat,
 ): Promise<void> {
   let data = body;
   if (format.compression && body.byteLength >= format.compressMinBytes) {
     data = await format.compression.compress(body);
-    header.set("content-encoding", format.compression.name);
+    headers["content-encoding"] = format.compression.name;
   }
-  const muxed = trailer === undefined ? header : trailerMux(header, trailer);
-  const headers: OutgoingHttpHeaders = { ":status": status };
-  copyInto(headers, muxed);
+  if (handler.trailer) copyInto(headers, trailerMux(new Headers(), handler.trailer));
   headers["content-length"] = String(data.byteLength);
   write(stream, headers, data, undefined);
 }
@@ -128,49 +113,53 @@ async function writeConnect(
 export async function answerMessage(
   stream: ServerHttp2Stream,
   format: AnswerFormat,
-  metadata: AnswerMetadata,
+  handler: HandlerMetadata,
   requestId: string,
   message: Uint8Array,
 ): Promise<void> {
   if (format.protocol === "grpc") {
-    const headers = grpcHeaders(format, metadata);
+    const headers = grpcHeaders(format, handler);
     headers["x-request-id"] = requestId;
     const trailers: OutgoingHttpHeaders = {};
-    copyInto(trailers, metadata.trailer);
+    copyInto(trailers, handler.trailer);
     trailers["grpc-status"] = "0";
     write(stream, headers, await envelope(message, format), trailers);
     return;
   }
-  const header = new Headers(metadata.header);
-  header.set("content-type", format.contentType);
-  header.set("x-request-id", requestId);
-  await writeConnect(stream, 200, header, metadata.trailer, message, format);
+  const headers: OutgoingHttpHeaders = { ":status": 200 };
+  copyInto(headers, handler.header);
+  headers["content-type"] = format.contentType;
+  headers["x-request-id"] = requestId;
+  await writeConnect(stream, headers, handler, message, format);
 }
 
 export async function answerError(
   stream: ServerHttp2Stream,
   format: AnswerFormat,
-  metadata: AnswerMetadata,
+  handler: HandlerMetadata,
   error: ConnectError,
-  jsonOptions: Partial<JsonWriteOptions> | undefined,
+  /** The router's JSON options, as Connect passes them to its error encoding. */
+  jsonOptions: Partial<JsonWriteOptions> | object | undefined,
 ): Promise<void> {
   if (format.protocol === "grpc") {
     const trailers: OutgoingHttpHeaders = {};
-    copyInto(trailers, setTrailerStatus(new Headers(metadata.trailer), error));
-    write(stream, grpcHeaders(format, metadata), new Uint8Array(0), trailers);
+    copyInto(trailers, setTrailerStatus(new Headers(handler.trailer), error));
+    write(stream, grpcHeaders(format, handler), new Uint8Array(0), trailers);
     return;
   }
-  const header = new Headers(metadata.header);
-  header.set("content-type", "application/json");
-  error.metadata.forEach((value, name) => {
-    header.set(name, value);
-  });
-  const body = errorToJsonBytes(error, jsonOptions ?? {});
-  await writeConnect(stream, codeToHttpStatus(error.code), header, metadata.trailer, body, format);
+  const headers: OutgoingHttpHeaders = { ":status": codeToHttpStatus(error.code) };
+  copyInto(headers, handler.header);
+  headers["content-type"] = "application/json";
+  copyInto(headers, error.metadata);
+  const body = errorToJsonBytes(error, (jsonOptions ?? {}) as Partial<JsonWriteOptions>);
+  await writeConnect(stream, headers, handler, body, format);
 }
 
 /** Writes Connect's own answer (a universal response) on the stream: the lean path's fallback. */
-export async function answerUniversal(stream: ServerHttp2Stream, answer: UniversalServerResponse) {
+export async function answerUniversal(
+  stream: ServerHttp2Stream,
+  answer: UniversalServerResponse,
+): Promise<void> {
   const chunks: Uint8Array[] = [];
   if (answer.body) for await (const chunk of answer.body) chunks.push(chunk);
   const headers: OutgoingHttpHeaders = { ":status": answer.status };

@@ -3,48 +3,6 @@ import type { DescMessage } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { MethodSerializationLookup } from "@connectrpc/connect/protocol";
 
-/** A request body read whole, or the part read before it grew past the limit (the stream is paused). */
-export type Body = { readonly whole: Uint8Array } | { readonly head: Uint8Array[] };
-
-/**
- * Reads a request body of at most `maxBytes`; a longer one stops being read at the limit and is
- * handed over with the stream paused, for Connect to read on. `aborted` runs instead if the client
- * resets the stream first.
- */
-export function readBody(
-  stream: ServerHttp2Stream,
-  maxBytes: number,
-  done: (body: Body) => void,
-  aborted: () => void,
-): void {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const stop = () => {
-    stream.off("data", onData);
-    stream.off("end", onEnd);
-    stream.off("close", onClose);
-  };
-  const onData = (chunk: Buffer) => {
-    chunks.push(chunk);
-    size += chunk.byteLength;
-    if (size <= maxBytes) return;
-    stream.pause();
-    stop();
-    done({ head: chunks });
-  };
-  const onEnd = () => {
-    stop();
-    done({ whole: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) });
-  };
-  const onClose = () => {
-    stop();
-    aborted();
-  };
-  stream.on("data", onData);
-  stream.once("end", onEnd);
-  stream.once("close", onClose);
-}
-
 /** The head of a body, then the rest of the stream: what Connect reads when the lean path steps aside. */
 export async function* headThenRest(
   head: Uint8Array[],

@@ -1,14 +1,14 @@
 import { sleep } from "@im-core/common";
 import { eventually } from "@im-core/testkit";
 import { describe, expect, it } from "vitest";
-import { BodyDeadlines } from "./body-deadlines.js";
+import { Deadlines } from "./deadlines.js";
 
-describe("BodyDeadlines", () => {
+describe("Deadlines", () => {
   it("expires each request still tracked, never before its own time, and no forgotten one", async () => {
     const timeoutMs = 50;
     const trackedAt = new Map<string, number>();
     const expired: { name: string; afterMs: number }[] = [];
-    const deadlines = new BodyDeadlines<{ name: string }>(timeoutMs, ({ name }) =>
+    const deadlines = new Deadlines<{ name: string }>(timeoutMs, ({ name }) =>
       expired.push({ name, afterMs: performance.now() - trackedAt.get(name)! }),
     );
     const track = (name: string) => {
