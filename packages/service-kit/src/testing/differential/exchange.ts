@@ -1,7 +1,7 @@
 import type http2 from "node:http2";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type NormalizedAnswer, normalizeAnswer, normalizeLogLine } from "./normalize.js";
-import { RawHttp2Client, sendHttp1, type WireRequest } from "./raw-client.js";
+import { RawHttp2Client, sendHttp1, type WireAnswer, type WireRequest } from "./raw-client.js";
 import { countDelta, leanCalls, type ServerPair, type Side, sideEffectCounts } from "./server-pair.js";
 
 /** Everything one server did for one request, normalized for comparison with the other server. */
@@ -43,8 +43,12 @@ export class PairClients {
   }
 }
 
-/** Lets the server finish what it does after the last byte went out (counting, logging). */
-async function settle(): Promise<void> {
+/**
+ * Lets the server finish what it does after the last byte went out (counting, logging). A stream that
+ * was reset is closed on the server only once the RST_STREAM got there: that takes a little longer.
+ */
+async function settle(answer: WireAnswer): Promise<void> {
+  if ((answer.rstCode ?? 0) !== 0 || answer.error !== undefined) await sleep(30);
   await new Promise((resolve) => setImmediate(resolve));
   await new Promise((resolve) => setImmediate(resolve));
 }
@@ -66,7 +70,7 @@ async function observe(
       ? await client.send(request, options.onStream && ((stream) => options.onStream!(stream, side)))
       : await sendHttp1(side.url, request);
   const elapsedMs = performance.now() - started;
-  await (options.settle ?? settle)(side);
+  await (options.settle ? options.settle(side) : settle(answer));
   const leanAfter = await leanCalls(side);
   const sentId = request.headers["x-request-id"];
   return {

@@ -92,8 +92,30 @@ export function misrouted(report: PropertyReport): { count: number; first: strin
   };
 }
 
-/** One quiet line: how much the property covered. */
+/** The request dimensions whose values are counted for the summary. */
+const DIMENSIONS: (keyof RequestSpec)[] = [
+  "path",
+  "contentType",
+  "httpMethod",
+  "query",
+  "body",
+  "auth",
+  "requestId",
+  "grpcTimeout",
+  "connectTimeout",
+  "grpcAcceptEncoding",
+  "acceptEncoding",
+  "encodingHeader",
+  "origin",
+  "contentLength",
+];
+
+/** One quiet line: how much the property covered (distinct cases, and distinct values of each dimension). */
 export function summary(name: string, report: PropertyReport): string {
   const lean = report.lean.filter((record) => record.expected).length;
-  return `${name}: ${report.runs} requests, ${report.cases.size} distinct cases, ${report.answers.size} distinct answers, ${lean} lean-eligible`;
+  const values = DIMENSIONS.map(
+    (dimension) =>
+      `${dimension} ${new Set(report.lean.map((record) => JSON.stringify(record.spec[dimension]))).size}`,
+  ).join(", ");
+  return `${name}: ${report.runs} requests, ${report.cases.size} distinct cases, ${report.answers.size} distinct answers, ${lean} asserted to take the lean path; values per dimension: ${values}`;
 }

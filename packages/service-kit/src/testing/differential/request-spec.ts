@@ -1,3 +1,4 @@
+import type { Role } from "../../security/tokens.js";
 import type { WireRequest } from "./raw-client.js";
 import {
   breakUtf8,
@@ -9,7 +10,7 @@ import {
   unknownBinaryField,
   withJsonKey,
 } from "./request-model.js";
-import { ALLOWED_ORIGIN, LIMITS, TOKENS } from "./server-pair.js";
+import { ACCESS, ALLOWED_ORIGIN, LIMITS, TOKENS } from "./server-pair.js";
 
 /** The content types the lean path serves (exactly these strings); every other one falls through. */
 export const LEAN_CONTENT_TYPES = [
@@ -182,14 +183,31 @@ export function toWire(spec: RequestSpec, target: Target): WireRequest {
   return { method: spec.httpMethod, path: spec.path + query, headers, body };
 }
 
+/** The deadlines of the generator that Connect accepts (the others are malformed or above the maximum). */
+const VALID_DEADLINES = new Set(["2S", "3000m", "5S", "2000000u", "2000", "5000", "4999"]);
+
+/** Whether the token of `spec` may call the method of `target` (the health service needs none). */
+function admitted(spec: RequestSpec, target: Target): boolean {
+  const method = target.method!;
+  if (method.parent.typeName.startsWith("grpc.health.")) return true;
+  const role = spec.auth === "lowercase-bearer-router" ? "router" : spec.auth;
+  const service = method.parent.name === "RegistryService" ? "registry" : "sequence";
+  return ACCESS[service][method.name]?.includes(role as Role) ?? false;
+}
+
 /**
- * Whether the lean path must serve `spec` (true), must leave it to connectNodeAdapter (false), or is
- * not specified (undefined: the health service, open to all, which the brief does not place).
+ * Whether the lean path serves `spec` itself (true: rpc_lean_calls_total +1), leaves it to
+ * connectNodeAdapter by its headers (false: +0), or either (undefined, not asserted). The lean path
+ * takes a call by its headers (HTTP/2, POST, no query, a unary method it has, one of the four content
+ * types exactly, identity request encodings, no origin); it then hands to Connect, uncounted, a call
+ * whose deadline header Connect refuses and a body it does not take (bad framing, too big, not
+ * decodable, a content-length that lies): those are left unasserted here, and only the comparison of
+ * answers speaks for them.
  */
 export function leanEligible(spec: RequestSpec, target: Target, http2: boolean): boolean | undefined {
   const wire = toWire(spec, target);
   const encodings = ["content-encoding", "grpc-encoding", "connect-content-encoding"];
-  const eligible =
+  const taken =
     http2 &&
     spec.httpMethod === "POST" &&
     spec.query === "" &&
@@ -197,8 +215,13 @@ export function leanEligible(spec: RequestSpec, target: Target, http2: boolean):
     LEAN_CONTENT_TYPES.includes(spec.contentType ?? "") &&
     encodings.every((name) => wire.headers[name] === undefined || wire.headers[name] === "identity") &&
     spec.origin === "none";
-  if (eligible && target.path.startsWith("/grpc.health.")) return undefined;
-  return eligible;
+  if (!taken) return false;
+  const deadline = spec.contentType!.startsWith("application/grpc") ? spec.grpcTimeout : spec.connectTimeout;
+  if (deadline !== undefined && !VALID_DEADLINES.has(deadline)) return undefined;
+  // A refused call is answered from its headers, whatever its body.
+  if (!admitted(spec, target)) return true;
+  const clean = spec.body === "valid" && (spec.contentLength === "exact" || spec.contentLength === "absent");
+  return clean ? true : undefined;
 }
 
 /** A coarse name of the case `spec` exercises, for counting distinct cases covered. */
