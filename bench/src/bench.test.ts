@@ -2,7 +2,8 @@
 // that both tables come out with numbers; no timing is asserted (the machine is shared and noisy).
 import { existsSync, readFileSync } from "node:fs";
 import { expect, test } from "vitest";
-import { parseArgs, runBench } from "./run.js";
+import { parseArgs } from "./options.js";
+import { runBench } from "./run.js";
 import type { Row } from "./table.js";
 
 test("pnpm bench --quick prints a table per service with numbers", async () => {

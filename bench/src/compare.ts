@@ -1,50 +1,37 @@
 // Compares two result files row by row (same service, case, target, protocol, concurrency):
 //   node --import tsx src/compare.ts out/<a>.json out/<b>.json
+// From a run with several Nodes (`--node24`, `--nodes`) it takes the first Node's rows; given alone, such
+// a file prints its own side-by-side table again.
 import { readFileSync } from "node:fs";
+import { nodeSide, sideBySide } from "./side-by-side.js";
 import type { Row } from "./table.js";
 
 interface Report {
-  meta: { serverNode: string };
+  meta: { serverNode: string; serverNodes?: string[] };
   tables: Record<string, Row[]>;
 }
 
-const key = (service: string, r: Row) =>
-  [service, r.section, r.case, r.target, r.protocol, r.concurrency].join("|");
-
-export function compare(a: Report, b: Report): string {
-  const lines = [
-    `service   case                            target                 proto    conc  ${a.meta.serverNode.padStart(9)}  ${b.meta.serverNode.padStart(9)}   b/a  cpu µs a->b`,
-  ];
-  const rowsB = new Map<string, Row>();
-  for (const [service, rows] of Object.entries(b.tables)) for (const r of rows) rowsB.set(key(service, r), r);
-  for (const [service, rows] of Object.entries(a.tables)) {
-    for (const ra of rows) {
-      const rb = rowsB.get(key(service, ra));
-      if (!rb || ra.rps === undefined || rb.rps === undefined || !ra.section.startsWith("server")) continue;
-      const cpu =
-        ra.cpuUsPerCall !== undefined && rb.cpuUsPerCall !== undefined
-          ? `${Math.round(ra.cpuUsPerCall)} -> ${Math.round(rb.cpuUsPerCall)}`
-          : "";
-      lines.push(
-        [
-          service.padEnd(8),
-          ra.case.padEnd(30),
-          ra.target.padEnd(21),
-          (ra.protocol ?? "").padEnd(7),
-          String(ra.concurrency ?? "").padStart(4),
-          String(Math.round(ra.rps)).padStart(9),
-          String(Math.round(rb.rps)).padStart(9),
-          `${(rb.rps / ra.rps).toFixed(2)}x`.padStart(5),
-          cpu,
-        ].join("  "),
-      );
-    }
-  }
-  return lines.join("\n");
-}
+const read = (f: string) => JSON.parse(readFileSync(f, "utf8")) as Report;
+// Rows of files written before rows named their Node have no `node`: they are all the run's one Node.
+const side = (r: Report, node = r.meta.serverNode) =>
+  nodeSide(
+    Object.fromEntries(
+      Object.entries(r.tables).map(([s, rows]) => [
+        s,
+        rows.map((row) => ({ ...row, node: row.node ?? node })),
+      ]),
+    ),
+    node,
+  );
 
 const [fileA, fileB] = process.argv.slice(2);
 if (fileA && fileB) {
-  const read = (f: string) => JSON.parse(readFileSync(f, "utf8")) as Report;
-  console.log(compare(read(fileA), read(fileB)));
+  console.log(sideBySide(`server-only, ${fileA} -> ${fileB}`, side(read(fileA)), side(read(fileB))));
+} else if (fileA) {
+  const report = read(fileA);
+  const [first, ...others] = report.meta.serverNodes ?? [];
+  if (!first) throw new Error(`${fileA} has one Node: give a second file to compare it with`);
+  for (const node of others) {
+    console.log(sideBySide(`server-only, ${first} -> ${node}`, side(report, first), side(report, node)));
+  }
 }

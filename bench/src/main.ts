@@ -1,5 +1,6 @@
 // `pnpm bench` (full) / `pnpm bench -- --quick`: see bench/README.md.
-import { parseArgs, runBench } from "./run.js";
+import { parseArgs } from "./options.js";
+import { runBench } from "./run.js";
 
 // Exiting through process.exit runs the exit hooks that stop every server this run started.
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(signal, () => process.exit(130));

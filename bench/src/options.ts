@@ -1,7 +1,12 @@
+import { projectNode24, resolveNode } from "./nodes.js";
+
 export interface BenchOptions {
   quick: boolean;
-  /** Node binary for every server process (services and anchors). */
-  node: string;
+  /**
+   * Node binaries for the server processes (services and anchors). The server-only section runs once per
+   * binary; the other sections run once, on the first.
+   */
+  nodes: string[];
   /** Write V8 CPU profiles of the services (`--cpu-prof`) and summarise them. */
   profile: boolean;
   /** Which parts to run: server (h2load), e2e, extras (service-specific cases). */
@@ -46,3 +51,36 @@ export function sizes(quick: boolean) {
 }
 
 export type Sizes = ReturnType<typeof sizes>;
+
+/** The command line of `pnpm bench` (bench/README.md, "Options"). */
+export function parseArgs(argv: string[]): BenchOptions {
+  const opts: BenchOptions = {
+    quick: false,
+    nodes: [process.execPath],
+    profile: false,
+    sections: new Set(["server", "e2e", "extras"]),
+    services: new Set(["sequence", "registry"]),
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value`);
+      return v;
+    };
+    if (arg === "--quick") opts.quick = true;
+    else if (arg === "--full") opts.quick = false;
+    else if (arg === "--node") opts.nodes = [value()];
+    else if (arg === "--nodes") opts.nodes = value().split(",").map(resolveNode);
+    else if (arg === "--node24") opts.nodes = [process.execPath, projectNode24()];
+    else if (arg === "--profile") opts.profile = true;
+    else if (arg === "--spread") opts.spread = Number(value());
+    else if (arg === "--sections") opts.sections = new Set(value().split(","));
+    else if (arg === "--services") opts.services = new Set(value().split(","));
+    else if (arg === "--") continue;
+    else throw new Error(`unknown option ${arg} (see bench/README.md)`);
+  }
+  if (opts.profile && opts.nodes.length > 1)
+    throw new Error("--profile takes one Node (one profile per service)");
+  return opts;
+}

@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
@@ -6,10 +5,12 @@ import { fileURLToPath } from "node:url";
 import { startEtcd, startMariaDb, startRedis } from "@im-core/testkit";
 import { Bench } from "./context.js";
 import { summariseProfileFile } from "./cpuprofile.js";
+import { nodeVersion } from "./nodes.js";
 import type { BenchOptions } from "./options.js";
 import { registrySuite } from "./registry.js";
 import { sequenceSuite } from "./sequence.js";
 import { BenchServers } from "./servers.js";
+import { nodeSide, sideBySide } from "./side-by-side.js";
 import { addRatios, type Row, renderTable } from "./table.js";
 
 /** Raw output of every run (JSON, logs, profiles); bench/results holds the summaries worth committing. */
@@ -25,19 +26,20 @@ export interface BenchReport {
   profiles: Record<string, string>;
 }
 
-/** A row list that logs each row as it lands, so a long run shows progress. */
-function progressRows(log: (line: string) => void): Row[] {
+/** A row list that logs each row as it lands, so a long run shows progress; every row names its Node. */
+function progressRows(log: (line: string) => void, node: string, showNode: boolean): Row[] {
   const rows: Row[] = [];
   const t0 = performance.now();
   rows.push = (...items: Row[]) => {
     for (const r of items) {
+      r.node = node;
       r.load1 = Number(loadavg()[0]!.toFixed(2));
       const rate = r.rps === undefined ? "" : ` ${Math.round(r.rps)}/s`;
       const where = [r.protocol, r.concurrency === undefined ? "" : `c${r.concurrency}`]
         .filter(Boolean)
         .join(" ");
       log(
-        `  [${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${r.target} | ${r.case} ${where}: ${r.status}${rate}`,
+        `  [${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${showNode ? `${node} ` : ""}${r.target} | ${r.case} ${where}: ${r.status}${rate}`,
       );
     }
     return Array.prototype.push.apply(rows, items);
@@ -54,32 +56,29 @@ function failedRow(target: string, error: Error): Row {
   };
 }
 
-export function parseArgs(argv: string[]): BenchOptions {
-  const opts: BenchOptions = {
-    quick: false,
-    node: process.execPath,
-    profile: false,
-    sections: new Set(["server", "e2e", "extras"]),
-    services: new Set(["sequence", "registry"]),
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value`);
-      return v;
-    };
-    if (arg === "--quick") opts.quick = true;
-    else if (arg === "--full") opts.quick = false;
-    else if (arg === "--node") opts.node = value();
-    else if (arg === "--profile") opts.profile = true;
-    else if (arg === "--spread") opts.spread = Number(value());
-    else if (arg === "--sections") opts.sections = new Set(value().split(","));
-    else if (arg === "--services") opts.services = new Set(value().split(","));
-    else if (arg === "--") continue;
-    else throw new Error(`unknown option ${arg} (see bench/README.md)`);
-  }
-  return opts;
+/** One Node binary and the sections it runs. */
+interface Pass {
+  node: string;
+  version: string;
+  sections: Set<string>;
+}
+
+/**
+ * One pass per Node for the server-only section, back to back so that every Node meets the same machine
+ * load, then the other sections once, on the first Node.
+ */
+function plan(opts: BenchOptions, versions: string[]): Pass[] {
+  const pass = (i: number, sections: Set<string>) => ({
+    node: opts.nodes[i]!,
+    version: versions[i]!,
+    sections,
+  });
+  if (opts.nodes.length === 1) return [pass(0, opts.sections)];
+  const rest = new Set([...opts.sections].filter((s) => s !== "server"));
+  return [
+    ...(opts.sections.has("server") ? opts.nodes.map((_, i) => pass(i, new Set(["server"]))) : []),
+    ...(rest.size > 0 ? [pass(0, rest)] : []),
+  ];
 }
 
 /** Starts everything, runs the suites, prints and writes the tables, stops what it started. */
@@ -87,15 +86,17 @@ export async function runBench(
   opts: BenchOptions,
   log: (line: string) => void = console.log,
 ): Promise<BenchReport> {
-  const serverNode = execFileSync(opts.node, ["-v"], { encoding: "utf8" }).trim();
+  const versions = opts.nodes.map(nodeVersion);
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const name = `${stamp}-${opts.quick ? "quick" : "full"}-node${serverNode.replace(/^v/, "")}${opts.profile ? "-profile" : ""}`;
+  const nodes = versions.map((v) => v.replace(/^v/, "")).join("-vs-");
+  const name = `${stamp}-${opts.quick ? "quick" : "full"}-node${nodes}${opts.profile ? "-profile" : ""}`;
   const dir = join(outDir, name);
   mkdirSync(dir, { recursive: true });
   const profileDir = join(dir, "profiles");
   const meta = {
     mode: opts.quick ? "quick" : "full",
-    serverNode,
+    serverNode: versions[0],
+    ...(versions.length > 1 ? { serverNodes: versions } : {}),
     benchNode: process.version,
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model,
@@ -104,72 +105,108 @@ export async function runBench(
     sections: [...opts.sections],
   };
   const t0 = performance.now();
-  log(`bench: ${meta.mode} run, servers on node ${serverNode}, output in ${dir}`);
+  log(`bench: ${meta.mode} run, servers on node ${versions.join(" and ")}, output in ${dir}`);
 
-  const servers = new BenchServers(opts, dir, profileDir, log);
+  let text = "";
+  const print = (title: string, rows: Row[]) => {
+    const table = renderTable(`${title}, load average ${loadavg()[0]!.toFixed(1)}`, [...rows]);
+    text += `${table}\n\n`;
+    log(`\n${table}`);
+  };
+  const passes = plan(opts, versions);
+  const single = passes.length === 1;
+  const tables: Record<string, Row[]> = {};
+  for (const [i, pass] of passes.entries()) {
+    if (!single) log(`bench: pass ${i + 1}/${passes.length}, ${[...pass.sections]} on node ${pass.version}`);
+    const passDir = single ? dir : join(dir, `pass${i + 1}-node${pass.version.replace(/^v/, "")}`);
+    await runPass({ ...opts, sections: pass.sections }, pass, passDir, profileDir, log, (service, rows) => {
+      tables[service] = [...(tables[service] ?? []), ...rows];
+      // One Node: each table as its service finishes. Several: all of them together at the end.
+      if (single) print(`${service} (servers on node ${pass.version}, ${meta.mode})`, rows);
+    });
+  }
+  if (!single) {
+    for (const [service, rows] of Object.entries(tables)) {
+      print(`${service} (servers on node ${versions.join(" and ")}, ${meta.mode})`, rows);
+    }
+    for (const version of versions.slice(1)) {
+      const title = `server-only, ${versions[0]} -> ${version} (ratios to the anchors of the same Node)`;
+      const table = sideBySide(title, nodeSide(tables, versions[0]!), nodeSide(tables, version));
+      text += `${table}\n\n`;
+      log(`\n${table}`);
+    }
+  }
+
+  const profiles: Record<string, string> = {};
+  if (opts.profile) {
+    for (const app of ["sequence", "registry"].filter((a) => opts.services.has(a))) {
+      const file = join(profileDir, `${app}.cpuprofile`);
+      try {
+        profiles[app] = summariseProfileFile(file, 25);
+        writeFileSync(join(profileDir, `${app}.summary.txt`), profiles[app]);
+        log(`\n== CPU profile: ${app} (${file}) ==\n${profiles[app]}`);
+      } catch (error) {
+        log(`no profile for ${app}: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  const report = {
+    meta: { ...meta, finishedAt: new Date().toISOString(), loadavgAtEnd: loadavg() },
+    tables,
+  };
+  const file = join(outDir, `${name}.json`);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  log(`\nbench: wrote ${file} after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  return { ...report, file, text, profiles };
+}
+
+/**
+ * One pass on one Node: fresh backends (no pass meets data an earlier one left, such as the registry's
+ * mirror after the memory case), the anchors when the server-only section runs, then each service.
+ * `done` gets each service's rows, their ratios to this pass's anchors filled in.
+ */
+async function runPass(
+  opts: BenchOptions,
+  pass: Pass,
+  dir: string,
+  profileDir: string,
+  log: (line: string) => void,
+  done: (service: string, rows: Row[]) => void,
+): Promise<void> {
+  const t0 = performance.now();
+  const showNode = opts.nodes.length > 1;
+  const servers = new BenchServers(opts, pass.node, pass.version, dir, profileDir, log);
   const disposables: { dispose(): Promise<void> }[] = [];
   try {
     const [etcd, redis, mariadb] = await Promise.all([startEtcd(), startRedis(), startMariaDb()]);
     disposables.push(etcd, redis, mariadb);
     const database = "im_bench";
     const mysqlUrl = await mariadb.createDatabase(database);
-    const anchors = await servers.startAnchors();
+    const anchors = opts.sections.has("server") ? await servers.startAnchors() : new Map();
     log(`bench: backing servers and anchors up after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const bench = new Bench(opts, dir, anchors);
 
-    const tables: Record<string, Row[]> = {};
-    let text = "";
-    const print = (title: string, rows: Row[]) => {
-      addRatios(rows);
-      const table = renderTable(`${title}, load average ${loadavg()[0]!.toFixed(1)}`, [...rows]);
-      text += `${table}\n\n`;
-      log(`\n${table}`);
-    };
-
     if (opts.services.has("sequence")) {
       const sequence = await servers.startService("sequence", { REDIS_URL: redis.url, MYSQL_URL: mysqlUrl });
-      tables.sequence = progressRows(log);
-      await sequenceSuite(
-        bench,
-        sequence,
-        { mariadb, database, redisPort: redis.port },
-        tables.sequence,
-      ).catch((error: Error) => tables.sequence!.push(failedRow("sequence", error)));
-      print(`sequence (servers on node ${serverNode}, ${meta.mode})`, tables.sequence);
+      const rows = progressRows(log, pass.version, showNode);
+      await sequenceSuite(bench, sequence, { mariadb, database, redisPort: redis.port }, rows).catch(
+        (error: Error) => rows.push(failedRow("sequence", error)),
+      );
+      addRatios(rows);
+      done("sequence", rows);
       await servers.stop(sequence);
     }
     if (opts.services.has("registry")) {
       const registry = await servers.startService("registry", { ETCD_ENDPOINTS: etcd.endpoints.join(",") });
-      tables.registry = progressRows(log);
-      await registrySuite(bench, registry, { etcdEndpoints: etcd.endpoints }, tables.registry).catch(
-        (error: Error) => tables.registry!.push(failedRow("registry", error)),
+      const rows = progressRows(log, pass.version, showNode);
+      await registrySuite(bench, registry, { etcdEndpoints: etcd.endpoints }, rows).catch((error: Error) =>
+        rows.push(failedRow("registry", error)),
       );
-      print(`registry (servers on node ${serverNode}, ${meta.mode})`, tables.registry);
+      addRatios(rows);
+      done("registry", rows);
       await servers.stop(registry);
     }
-
-    const profiles: Record<string, string> = {};
-    if (opts.profile) {
-      for (const app of ["sequence", "registry"].filter((a) => opts.services.has(a))) {
-        const file = join(profileDir, `${app}.cpuprofile`);
-        try {
-          profiles[app] = summariseProfileFile(file, 25);
-          writeFileSync(join(profileDir, `${app}.summary.txt`), profiles[app]);
-          log(`\n== CPU profile: ${app} (${file}) ==\n${profiles[app]}`);
-        } catch (error) {
-          log(`no profile for ${app}: ${(error as Error).message}`);
-        }
-      }
-    }
-
-    const report = {
-      meta: { ...meta, finishedAt: new Date().toISOString(), loadavgAtEnd: loadavg() },
-      tables,
-    };
-    const file = join(outDir, `${name}.json`);
-    writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
-    log(`\nbench: wrote ${file} after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    return { ...report, file, text, profiles };
   } finally {
     await servers.disposeAll();
     for (const d of disposables.reverse()) await d.dispose().catch(() => {});

@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { registryEntry } from "@im-core/registry/entry";
 import { sequenceEntry } from "@im-core/sequence/entry";
 import { type ServiceOptions, type ServiceProcess, startService } from "@im-core/testkit";
+import { scrape } from "./metrics.js";
 import type { BenchOptions } from "./options.js";
 
 const benchDir = fileURLToPath(new URL("..", import.meta.url));
@@ -15,7 +16,7 @@ const ANCHORS = [
 ] as const;
 
 /**
- * The node processes of one bench run (the anchors and the services), each started on `opts.node` with
+ * The node processes of one bench pass (the anchors and the services), each started on `node` with
  * its log under `<dir>/logs/<name>/server.log`. Everything started is disposed by {@link disposeAll}.
  */
 export class BenchServers {
@@ -23,6 +24,9 @@ export class BenchServers {
 
   constructor(
     private readonly opts: BenchOptions,
+    private readonly node: string,
+    /** `node -v` of `node`, which each service is checked to report. */
+    private readonly version: string,
     private readonly dir: string,
     private readonly profileDir: string,
     private readonly log: (line: string) => void,
@@ -69,6 +73,10 @@ export class BenchServers {
       env: { AUTH_DISABLED: "true", LOG_LEVEL: "info", ...env },
     });
     this.log(`bench: ${app} ready after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    // Rows are labelled with this pass's Node: the service itself (prom-client's nodejs_version_info)
+    // must say that it runs on it.
+    const running = (await scrape(service.url)).find((s) => s.name === "nodejs_version_info")?.labels.version;
+    if (running !== this.version) throw new Error(`${app} runs on node ${running}, expected ${this.version}`);
     return service;
   }
 
@@ -84,7 +92,7 @@ export class BenchServers {
   }
 
   private async start(options: ServiceOptions): Promise<ServiceProcess> {
-    const server = await startService({ ...options, nodeBinary: this.opts.node });
+    const server = await startService({ ...options, nodeBinary: this.node });
     this.started.push(server);
     return server;
   }

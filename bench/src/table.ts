@@ -20,13 +20,15 @@ export interface Row {
   cpuUsPerCall?: number;
   /** Throughput of this row divided by the anchor's at the same protocol and concurrency. */
   vs?: { bare?: number; connectEmpty?: number; grpcJs?: number };
+  /** `node -v` of the server processes (services and anchors) that served this row. */
+  node?: string;
   /** 1-minute load average when the row finished (the machine is shared: read numbers with it). */
   load1?: number;
   /** Anything else worth reporting (MySQL writes, memory, ...). */
   notes?: Record<string, string | number>;
 }
 
-function fmt(value: number | undefined, digits = 0): string {
+export function fmt(value: number | undefined, digits = 0): string {
   if (value === undefined || Number.isNaN(value)) return "";
   if (Math.abs(value) >= 10_000) return Math.round(value).toLocaleString("en-US");
   return value.toFixed(digits);
@@ -42,7 +44,9 @@ function notes(row: Row): string {
     .join(" ");
 }
 
-const columns: [string, (r: Row) => string, "l" | "r"][] = [
+type Column = [string, (r: Row) => string, "l" | "r"];
+const nodeColumn: Column = ["node", (r) => r.node ?? "", "l"];
+const columns: Column[] = [
   ["section", (r) => r.section, "l"],
   ["case", (r) => r.case, "l"],
   ["target", (r) => r.target, "l"],
@@ -60,29 +64,42 @@ const columns: [string, (r: Row) => string, "l" | "r"][] = [
   ["notes", notes, "l"],
 ];
 
-/** A plain-text table, one line per row. */
+/** A plain-text table, one line per row; a `node` column when the rows come from more than one Node. */
 export function renderTable(title: string, rows: Row[]): string {
-  const cells = rows.map((r) => columns.map(([, get]) => get(r)));
-  const widths = columns.map(([name], i) => Math.max(name.length, ...cells.map((c) => c[i]!.length)));
+  const cols = new Set(rows.map((r) => r.node)).size > 1 ? [nodeColumn, ...columns] : columns;
+  return grid(
+    title,
+    cols.map(([name, , align]) => ({ name, align })),
+    rows.map((r) => cols.map(([, get]) => get(r))),
+  );
+}
+
+/** Columns named and aligned, cells padded to the widest, under a `== title ==` line. */
+export function grid(title: string, header: { name: string; align: "l" | "r" }[], cells: string[][]): string {
+  const widths = header.map(({ name }, i) => Math.max(name.length, ...cells.map((c) => c[i]!.length)));
   const line = (values: string[]) =>
     values
-      .map((v, i) => (columns[i]![2] === "r" ? v.padStart(widths[i]!) : v.padEnd(widths[i]!)))
+      .map((v, i) => (header[i]!.align === "r" ? v.padStart(widths[i]!) : v.padEnd(widths[i]!)))
       .join("  ")
       .trimEnd();
   return [
     `== ${title} ==`,
-    line(columns.map(([name]) => name)),
+    line(header.map(({ name }) => name)),
     line(widths.map((w) => "-".repeat(w))),
     ...cells.map(line),
   ].join("\n");
 }
 
-/** Fills `vs` of every service row from the anchors measured with the same method, protocol and concurrency. */
+/**
+ * Fills `vs` of every service row from the anchors measured with the same method, protocol and
+ * concurrency, on the same Node.
+ */
 export function addRatios(rows: Row[]): void {
   const anchor = (target: string, row: Row) =>
     rows.find(
       (a) =>
         a.target === target &&
+        a.node === row.node &&
         a.method === row.method &&
         a.protocol === row.protocol &&
         a.concurrency === row.concurrency &&

@@ -38,7 +38,8 @@ it("the build copies every Lua script next to the JavaScript that reads it", asy
     for (const script of readdirSync(join(root, "src/redis")).filter((f) => f.endsWith(".lua"))) {
       writeFileSync(join(scratch, "src/redis", script), readFileSync(join(root, "src/redis", script)));
     }
-    await promisify(execFile)("node", [join(root, "scripts/copy-assets.mjs")], { cwd: scratch });
+    // The Node this suite runs on, not whichever `node` PATH finds first.
+    await promisify(execFile)(process.execPath, [join(root, "scripts/copy-assets.mjs")], { cwd: scratch });
     expect(readdirSync(join(scratch, "dist/redis"))).toEqual(readdirSync(join(scratch, "src/redis")));
     expect(readdirSync(join(scratch, "dist/redis"))).toContain("sequence.lua");
   } finally {

@@ -114,7 +114,12 @@ describe.each(apps)("the $app deployment", ({ app, port }) => {
 
     const dockerfile = readFileSync(join(REPO, `apps/${app}/Dockerfile`), "utf8");
     const runtime = dockerfile.slice(dockerfile.lastIndexOf("\nFROM "));
-    expect(runtime).toMatch(/^\nFROM node:20-bookworm-slim\n/);
+    // One ARG picks the Node of both stages (the line to change when the images move to another Node),
+    // a major that engines.node admits.
+    const nodeMajor = Number(/^ARG NODE_MAJOR=(\d+)$/m.exec(dockerfile)?.[1]);
+    expect(nodeMajor).toBeGreaterThanOrEqual(20);
+    expect(dockerfile).toMatch(/\nFROM node:\$\{NODE_MAJOR\}-bookworm-slim AS builder\n/);
+    expect(runtime).toMatch(/^\nFROM node:\$\{NODE_MAJOR\}-bookworm-slim\n/);
     expect(runtime).toContain(`EXPOSE ${port}\n`);
     expect(runtime).toContain('CMD ["node", "dist/main.js"]');
     expect(runtime).toContain(`USER ${pod.securityContext.runAsUser}:`);

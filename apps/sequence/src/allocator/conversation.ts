@@ -27,9 +27,34 @@ export function groupChat(groupId: string): ConversationRef {
  */
 function conversation(type: "private" | "group", partA: string, partB: string | null): ConversationRef {
   const tag = type === "private" ? "p" : "g";
-  const parts = partB === null ? [partA] : [partA, partB];
-  const body = [tag, ...parts.map(encodeURIComponent)].join(":");
-  // Keys reach ~1.5 kB; the backup row and its lock need something short and fixed.
-  const id = createHash("sha256").update(body).digest("hex");
-  return { key: `seq:{${body}}`, id, type, partA, partB };
+  const body =
+    partB === null
+      ? `${tag}:${encodeURIComponent(partA)}`
+      : `${tag}:${encodeURIComponent(partA)}:${encodeURIComponent(partB)}`;
+  return new Conversation(body, type, partA, partB);
+}
+
+class Conversation implements ConversationRef {
+  readonly key: string;
+  readonly #body: string;
+  #id: string | undefined;
+
+  constructor(
+    body: string,
+    readonly type: "private" | "group",
+    readonly partA: string,
+    readonly partB: string | null,
+  ) {
+    this.key = `seq:{${body}}`;
+    this.#body = body;
+  }
+
+  /**
+   * Keys reach ~1.5 kB; the backup row and its lock need something short and fixed. Hashed when the
+   * backup first needs it (a first touch, a re-seed), not on the Redis-only calls that are most of them.
+   */
+  get id(): string {
+    this.#id ??= createHash("sha256").update(this.#body).digest("hex");
+    return this.#id;
+  }
 }

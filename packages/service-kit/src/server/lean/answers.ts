@@ -39,6 +39,9 @@ function sendTrailers(this: AnsweredStream): void {
   if (trailers !== undefined) this.sendTrailers(trailers);
 }
 
+/** The trailers of every gRPC success whose handler set none (Node only reads them). */
+const okTrailers: OutgoingHttpHeaders = { "grpc-status": "0" };
+
 function copyInto(target: OutgoingHttpHeaders, headers: Headers | undefined): void {
   headers?.forEach((value, name) => {
     target[name] = value;
@@ -60,7 +63,7 @@ function write(
       return;
     }
     (stream as AnsweredStream)[trailersOf] = trailers;
-    stream.once("wantTrailers", sendTrailers);
+    stream.on("wantTrailers", sendTrailers);
     stream.respond(headers, { waitForTrailers: true });
     // An empty chunk written before the end would keep 'wantTrailers' from firing.
     if (body.byteLength === 0) stream.end();
@@ -120,9 +123,12 @@ export async function answerMessage(
   if (format.protocol === "grpc") {
     const headers = grpcHeaders(format, handler);
     headers["x-request-id"] = requestId;
-    const trailers: OutgoingHttpHeaders = {};
-    copyInto(trailers, handler.trailer);
-    trailers["grpc-status"] = "0";
+    let trailers = okTrailers;
+    if (handler.trailer) {
+      trailers = {};
+      copyInto(trailers, handler.trailer);
+      trailers["grpc-status"] = "0";
+    }
     write(stream, headers, await envelope(message, format), trailers);
     return;
   }

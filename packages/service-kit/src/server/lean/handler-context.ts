@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http2";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
-import type { ContextValues, HandlerContext } from "@connectrpc/connect";
+import { type ContextValues, createContextValues, type HandlerContext } from "@connectrpc/connect";
 
 const notAborted = Symbol("not aborted");
 
@@ -16,6 +16,7 @@ export class LeanHandlerContext implements HandlerContext {
   readonly #headers: IncomingHttpHeaders;
   readonly #deadline: number | undefined;
   readonly #scheme: string;
+  #values: ContextValues | undefined;
   #requestHeader: Headers | undefined;
   #responseHeader: Headers | undefined;
   #responseTrailer: Headers | undefined;
@@ -23,11 +24,12 @@ export class LeanHandlerContext implements HandlerContext {
   constructor(
     readonly method: DescMethod,
     readonly protocolName: "grpc" | "connect",
-    readonly values: ContextValues,
+    values: ContextValues | undefined,
     headers: IncomingHttpHeaders,
     encrypted: boolean,
     timeoutMs: number | undefined,
   ) {
+    this.#values = values;
     this.#headers = headers;
     this.#scheme = encrypted ? "https" : "http";
     this.#deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
@@ -54,6 +56,11 @@ export class LeanHandlerContext implements HandlerContext {
     if (this.#abortedWith !== notAborted) return;
     this.#abortedWith = reason;
     this.#controller?.abort(reason);
+  }
+
+  get values(): ContextValues {
+    this.#values ??= createContextValues();
+    return this.#values;
   }
 
   timeoutMs(): number | undefined {

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import type { TLSSocket } from "node:tls";
 import { create, type DescMessage, isMessage } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ContextValues } from "@connectrpc/connect";
+import { Code, ConnectError, type ContextValues, createContextValues } from "@connectrpc/connect";
 import type {
   createMethodSerializationLookup,
   MethodSerializationLookup,
@@ -79,17 +79,19 @@ export class LeanCall implements OverdueCall {
     private readonly format: AnswerFormat,
     /** The client's deadline (Connect's parse of its header), if it set one. */
     private readonly timeoutMs: number | undefined,
-    private readonly values: ContextValues,
+    /** The caller's admission (callerKey), or undefined when auth is off or the service is open. */
+    private readonly values: ContextValues | undefined,
   ) {
     stream[callOf] = this;
     stream.on("error", ignore);
-    stream.once("close", onClose);
+    // `on`, not `once`: `once` wraps each listener in a new closure; these are removed when done.
+    stream.on("close", onClose);
   }
 
   /** Reads the body, then runs the call. */
   start(): void {
     this.stream.on("data", onData);
-    this.stream.once("end", onEnd);
+    this.stream.on("end", onEnd);
   }
 
   /** Answers a call refused on its headers: its body is never read. */
@@ -253,7 +255,7 @@ export class LeanCall implements OverdueCall {
           })()
         : body,
       signal: controller.signal,
-      contextValues: this.values,
+      contextValues: this.values ?? createContextValues(),
     };
     const answering = this.shared.rpc.answer(headers[":path"] ?? "", call);
     void answering

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import type { DescMethod } from "@bufbuild/protobuf";
-import { type ConnectError, type ContextValues, createContextValues } from "@connectrpc/connect";
+import type { ConnectError, ContextValues } from "@connectrpc/connect";
 import {
   compressionNegotiate,
   createMethodSerializationLookup,
@@ -41,12 +41,25 @@ export interface LeanPathOptions extends Omit<LeanShared, "maxBodyBytes"> {
 type Format = Omit<AnswerFormat, "compression" | "compressMinBytes">;
 
 /** The request content types the lean path takes, and how each is answered. */
-const formats: Record<string, Format> = {
+const requestFormats: Record<string, Format> = {
   "application/grpc": { protocol: "grpc", binary: true, contentType: "application/grpc+proto" },
   "application/grpc+proto": { protocol: "grpc", binary: true, contentType: "application/grpc+proto" },
   "application/proto": { protocol: "connect", binary: true, contentType: "application/proto" },
   "application/json": { protocol: "connect", binary: false, contentType: "application/json" },
 };
+
+/** Every answer format made once: per request content type, plain and per response compression. */
+function answerFormats(compressMinBytes: number) {
+  const made = new Map<string, { plain: AnswerFormat; compressed: Record<string, AnswerFormat> }>();
+  for (const [contentType, format] of Object.entries(requestFormats)) {
+    const compressed: Record<string, AnswerFormat> = {};
+    for (const compression of acceptCompression) {
+      compressed[compression.name] = { ...format, compression, compressMinBytes };
+    }
+    made.set(contentType, { plain: { ...format, compression: null, compressMinBytes }, compressed });
+  }
+  return made;
+}
 
 function identity(value: string | string[] | undefined): boolean {
   return value === undefined || value === "identity";
@@ -64,7 +77,7 @@ export function createLeanPath(options: LeanPathOptions) {
     );
     methods.set(path, { ...unary, serialization });
   }
-  const { compressMinBytes } = handlerOptions;
+  const formats = answerFormats(handlerOptions.compressMinBytes);
   // 5 bytes: a gRPC envelope's prefix.
   const shared: LeanShared = { ...options, maxBodyBytes: options.readMaxBytes + 5 };
 
@@ -77,7 +90,7 @@ export function createLeanPath(options: LeanPathOptions) {
     toAdapter: StreamListener,
   ): void {
     const method = headers[":method"] === "POST" ? methods.get(headers[":path"] ?? "") : undefined;
-    const format = method && formats[headers["content-type"] ?? ""];
+    const format = method && formats.get(headers["content-type"] ?? "");
     if (
       !method ||
       !format ||
@@ -91,7 +104,7 @@ export function createLeanPath(options: LeanPathOptions) {
       return;
     }
     clampDeadlineHeaders(headers);
-    const grpc = format.protocol === "grpc";
+    const grpc = format.plain.protocol === "grpc";
     const timeoutHeader = grpc ? headers["grpc-timeout"] : headers["connect-timeout-ms"];
     // A deadline Connect refuses (malformed, above MAX_CALL_TIMEOUT_MS): Connect words the refusal.
     if (Array.isArray(timeoutHeader)) {
@@ -122,9 +135,9 @@ export function createLeanPath(options: LeanPathOptions) {
       stream,
       headers,
       method,
-      { ...format, compression, compressMinBytes },
+      compression === null ? format.plain : format.compressed[compression.name]!,
       timeout.timeoutMs,
-      admission && "values" in admission ? admission.values : createContextValues(),
+      admission && "values" in admission ? admission.values : undefined,
     );
     if (admission && "refusal" in admission) call.refuse(admission.refusal);
     else call.start();
