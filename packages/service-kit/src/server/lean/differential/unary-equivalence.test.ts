@@ -9,7 +9,7 @@ import {
 
 /** Fixed, so a failure replays; fast-check prints the seed, path and shrunk request on failure. */
 const SEED = 20_261_202;
-const RUNS: Record<ServiceName, number> = { registry: 600, sequence: 400 };
+const RUNS: Record<ServiceName, number> = { registry: 450, sequence: 300 };
 
 describe.each(["registry", "sequence"] as const)("the %s service over h2c", (service) => {
   let pair: ServerPair;

@@ -57,6 +57,10 @@ const DECIDED_BY_THE_PREFIX: [string, Buffer][] = [
     "a whole envelope whose message is not UTF-8 (INVALID_ARGUMENT)",
     envelope(Buffer.from([0x0a, 0x02, 0xff, 0xfe])),
   ],
+  [
+    "a second whole envelope (UNIMPLEMENTED: a unary call takes one message)",
+    Buffer.concat([envelope(Buffer.from("\n\x01a")), envelope(Buffer.from("\n\x01a"))]),
+  ],
 ];
 
 describe("a gRPC call refused on the bytes already received, its client still sending", () => {
