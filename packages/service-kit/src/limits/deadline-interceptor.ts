@@ -1,9 +1,14 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { Deadlines } from "./deadlines.js";
 
-/** Whether the client set a deadline (`grpc-timeout`, `connect-timeout-ms`), which Connect enforces. */
-export function hasClientDeadline(header: { has(name: string): boolean }): boolean {
-  return header.has("grpc-timeout") || header.has("connect-timeout-ms");
+/**
+ * Whether the client set a deadline in its protocol's header (`grpc-timeout` for gRPC and gRPC-Web,
+ * `connect-timeout-ms` for Connect), which Connect enforces. The other protocol's header is ignored by
+ * Connect, so it must not spare a call the default deadline either.
+ */
+export function hasClientDeadline(header: { get(name: string): string | null }): boolean {
+  const grpc = header.get("content-type")?.startsWith("application/grpc") ?? false;
+  return header.get(grpc ? "grpc-timeout" : "connect-timeout-ms") !== null;
 }
 
 /** A call past its default deadline: told to answer DEADLINE_EXCEEDED (its work goes on, ignored). */

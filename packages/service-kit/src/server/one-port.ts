@@ -10,6 +10,10 @@ import { ConnectionGuard, type ConnectionLimits } from "./connection-guard.js";
  */
 const DRAIN_LINGER_MS = 1_000;
 
+/** Marks an HTTP/2 stream the server cut because its body was late (REQUEST_BODY_TIMEOUT_MS). */
+export const bodyCut = Symbol("body cut at REQUEST_BODY_TIMEOUT_MS");
+export type CutStream = http2.ServerHttp2Stream & { [bodyCut]?: true };
+
 /** Every HTTP/2 connection without TLS ("h2c", prior knowledge) starts with this preface. */
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -96,6 +100,7 @@ export class OnePortServer {
     this.#http2Bodies = new Deadlines(options.requestBodyTimeoutMs, (stream) => {
       if (stream.readableEnded) return;
       options.onBodyTimeout?.();
+      (stream as CutStream)[bodyCut] = true;
       stream.close(http2.constants.NGHTTP2_CANCEL);
     });
     this.#http1Bodies = new Deadlines(options.requestBodyTimeoutMs, (request) => {

@@ -104,7 +104,15 @@ export function createRpcHandler(options: RpcHandlerOptions): RpcHandler {
         : admission && "values" in admission
           ? admission.values
           : createContextValues();
-      const universal = universalRequestFromNodeRequest(request, response, undefined, contextValues);
+      let universal: UniversalServerRequest;
+      try {
+        universal = universalRequestFromNodeRequest(request, response, undefined, contextValues);
+      } catch {
+        // An authority that makes no URL (`Host: a:b`): Connect's adapter would throw out of the listener.
+        response.writeHead(400);
+        response.end();
+        return;
+      }
       if (refusal) response.once("finish", () => dropUnreadBody(request));
       // Carries the context values it was given (the type leaves them optional).
       const call = (refusal ? withoutBody(universal) : universal) as RpcCall;
@@ -144,6 +152,8 @@ function recordingUnaryMethods(router: ConnectRouter, into: Map<string, UnaryImp
     },
     service(service, implementation, handlerOptions) {
       router.service(service, implementation, handlerOptions);
+      // Registered again with options of its own: only Connect's path applies those.
+      for (const method of service.methods) into.delete(`/${service.typeName}/${method.name}`);
       if (handlerOptions === undefined) {
         const impl = implementation as Record<string, unknown>;
         for (const method of service.methods) {
@@ -155,6 +165,7 @@ function recordingUnaryMethods(router: ConnectRouter, into: Map<string, UnaryImp
     },
     rpc(method, impl, handlerOptions) {
       router.rpc(method, impl, handlerOptions);
+      into.delete(`/${method.parent.typeName}/${method.name}`);
       if (handlerOptions === undefined) note(method, impl);
       return recording;
     },

@@ -173,6 +173,8 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
         maxTimeoutMs: settings.maxCallTimeoutMs,
         jsonOptions: requestJsonOptions,
         onServed: () => leanCalls.inc(),
+        onWriteError: (rpc, reason) =>
+          options.logger.warn({ err: reason, rpc }, "the answer could not be written; the stream was reset"),
       })
     : undefined;
   const applyCors = createCors(settings.corsAllowedOrigins);

@@ -1,4 +1,4 @@
-import type { OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import http2, { type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import type { JsonWriteOptions } from "@bufbuild/protobuf";
 import type { ConnectError } from "@connectrpc/connect";
 import type { Compression, UniversalServerResponse } from "@connectrpc/connect/protocol";
@@ -32,8 +32,6 @@ export interface HandlerMetadata {
 const trailersOf = Symbol("trailers");
 type AnsweredStream = ServerHttp2Stream & { [trailersOf]?: OutgoingHttpHeaders };
 
-// A refused client still sending its body needs nothing more: Node resets a server stream whose answer
-// ended before its request did (RST_STREAM NO_ERROR, as HTTP/2 allows), as it does for the adapter.
 function sendTrailers(this: AnsweredStream): void {
   const trailers = this[trailersOf];
   if (trailers !== undefined) this.sendTrailers(trailers);
@@ -42,13 +40,38 @@ function sendTrailers(this: AnsweredStream): void {
 /** The trailers of every gRPC success whose handler set none (Node only reads them). */
 const okTrailers: OutgoingHttpHeaders = { "grpc-status": "0" };
 
+/** Headers HTTP/2 forbids (RFC 9113 8.2.2): Node's compatibility layer drops them from answers too. */
+const connectionSpecific = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+]);
+
 function copyInto(target: OutgoingHttpHeaders, headers: Headers | undefined): void {
   headers?.forEach((value, name) => {
-    target[name] = value;
+    if (!connectionSpecific.has(name)) target[name] = value;
   });
 }
 
-/** Writes headers, one body and, for gRPC, trailers; a stream the client already reset is left alone. */
+/**
+ * An answer that could not be written (Node refused it, encoding it failed): reported, and the stream
+ * reset so the client is not left waiting for an answer that will not come.
+ */
+export function failedAnswer(
+  stream: ServerHttp2Stream,
+  reason: unknown,
+  report: (reason: unknown) => void,
+): void {
+  report(reason);
+  if (!stream.destroyed && !stream.closed) stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+}
+
+/**
+ * Writes headers, one body and, for gRPC, trailers; a stream the client already reset needs no answer.
+ * Throws what Node refuses (see failedAnswer).
+ */
 function write(
   stream: ServerHttp2Stream,
   headers: OutgoingHttpHeaders,
@@ -56,21 +79,17 @@ function write(
   trailers: OutgoingHttpHeaders | undefined,
 ): void {
   if (stream.destroyed || stream.closed) return;
-  try {
-    if (trailers === undefined) {
-      stream.respond(headers);
-      stream.end(body);
-      return;
-    }
-    (stream as AnsweredStream)[trailersOf] = trailers;
-    stream.on("wantTrailers", sendTrailers);
-    stream.respond(headers, { waitForTrailers: true });
-    // An empty chunk written before the end would keep 'wantTrailers' from firing.
-    if (body.byteLength === 0) stream.end();
-    else stream.end(body);
-  } catch {
-    // The stream closed between the check and the write: nobody is left to answer.
+  if (trailers === undefined) {
+    stream.respond(headers);
+    stream.end(body);
+    return;
   }
+  (stream as AnsweredStream)[trailersOf] = trailers;
+  stream.on("wantTrailers", sendTrailers);
+  stream.respond(headers, { waitForTrailers: true });
+  // An empty chunk written before the end would keep 'wantTrailers' from firing.
+  if (body.byteLength === 0) stream.end();
+  else stream.end(body);
 }
 
 /** The 5-byte gRPC envelope around a message, compressed when the client accepts it and it is big. */
@@ -132,9 +151,9 @@ export async function answerMessage(
     write(stream, headers, await envelope(message, format), trailers);
     return;
   }
-  const headers: OutgoingHttpHeaders = { ":status": 200 };
+  // In Connect's order: its content type, then what the handler set, then the request log's id.
+  const headers: OutgoingHttpHeaders = { ":status": 200, "content-type": format.contentType };
   copyInto(headers, handler.header);
-  headers["content-type"] = format.contentType;
   headers["x-request-id"] = requestId;
   await writeConnect(stream, headers, handler, message, format);
 }

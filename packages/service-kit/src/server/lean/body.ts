@@ -12,36 +12,30 @@ export async function* headThenRest(
   yield* stream;
 }
 
-/**
- * The request message of a whole body, when it is exactly what Connect would accept: for gRPC one
- * uncompressed envelope; for Connect a body within the limit that matches its content-length; and a
- * message that decodes (Connect's own serialization: UTF-8, JSON options and limits alike). Anything
- * else is undefined, and Connect answers it.
- */
-export function decodeRequest(
+/** A message's bytes decoded with Connect's own serialization, or undefined if Connect would refuse them. */
+export function decodeMessage(
   serialization: MethodSerializationLookup<DescMessage, DescMessage>,
   binary: boolean,
-  grpc: boolean,
-  headers: IncomingHttpHeaders,
-  body: Uint8Array,
-  readMaxBytes: number,
+  bytes: Uint8Array,
 ): unknown {
-  let message = body;
-  if (grpc) {
-    if (body.byteLength < 5 || body[0] !== 0) return undefined;
-    const length = new DataView(body.buffer, body.byteOffset, 5).getUint32(1);
-    if (length !== body.byteLength - 5 || length > readMaxBytes) return undefined;
-    message = body.subarray(5);
-  } else {
-    const declared = headers["content-length"];
-    if (body.byteLength > readMaxBytes) return undefined;
-    if (declared !== undefined && declared !== String(body.byteLength)) return undefined;
-  }
   try {
-    return serialization.getI(binary).parse(message);
+    return serialization.getI(binary).parse(bytes);
   } catch {
     return undefined;
   }
+}
+
+/** The message length a gRPC body's 5-byte prefix announces, or undefined if it is compressed (flags). */
+export function grpcMessageLength(chunks: readonly Buffer[]): number | undefined {
+  const prefix = chunks[0]!.byteLength >= 5 ? chunks[0]! : Buffer.concat(chunks);
+  return prefix[0] === 0 ? prefix.readUInt32BE(1) : undefined;
+}
+
+/** A Connect request's `content-length` as Connect reads it: a count of bytes, absent, or not one. */
+export function declaredLength(headers: IncomingHttpHeaders): number | undefined | "invalid" {
+  const value = headers["content-length"];
+  if (value === undefined) return undefined;
+  return /^\d{1,15}$/.test(value) ? Number(value) : "invalid";
 }
 
 /** What connect-node makes of a stream reset under a running call (its connectErrorFromH2ResetCode). */

@@ -1,8 +1,23 @@
-import type { IncomingHttpHeaders } from "node:http2";
+import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import type { TLSSocket } from "node:tls";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
-import { type ContextValues, createContextValues, type HandlerContext } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  type ContextValues,
+  createContextValues,
+  type HandlerContext,
+} from "@connectrpc/connect";
 
 const notAborted = Symbol("not aborted");
+
+/** The reason a call's signal aborts with when it ends (as our patch of Connect does: one, not one per call). */
+export const callFinished = new DOMException("This operation was aborted", "AbortError");
+
+/** What Connect's deadline signal aborts with (createDeadlineSignal). */
+export function abortAtDeadline(context: LeanHandlerContext): void {
+  context.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
+}
 
 /**
  * The context a lean call's implementation gets: what Connect's `createHandlerContext` gives, with the
@@ -15,7 +30,7 @@ export class LeanHandlerContext implements HandlerContext {
   #abortedWith: unknown = notAborted;
   readonly #headers: IncomingHttpHeaders;
   readonly #deadline: number | undefined;
-  readonly #scheme: string;
+  readonly #stream: ServerHttp2Stream;
   #values: ContextValues | undefined;
   #requestHeader: Headers | undefined;
   #responseHeader: Headers | undefined;
@@ -25,14 +40,15 @@ export class LeanHandlerContext implements HandlerContext {
     readonly method: DescMethod,
     readonly protocolName: "grpc" | "connect",
     values: ContextValues | undefined,
+    stream: ServerHttp2Stream,
     headers: IncomingHttpHeaders,
-    encrypted: boolean,
-    timeoutMs: number | undefined,
+    /** When the client's deadline passes (Date.now() ms), counted from the call's headers. */
+    deadline: number | undefined,
   ) {
     this.#values = values;
+    this.#stream = stream;
     this.#headers = headers;
-    this.#scheme = encrypted ? "https" : "http";
-    this.#deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+    this.#deadline = deadline;
   }
 
   get service(): DescService {
@@ -68,8 +84,7 @@ export class LeanHandlerContext implements HandlerContext {
   }
 
   get url(): string {
-    const authority = this.#headers[":authority"] ?? this.#headers.host;
-    return new URL(this.#headers[":path"] ?? "", `${this.#scheme}://${authority}`).toString();
+    return requestUrl(this.#stream, this.#headers);
   }
 
   get requestHeader(): Headers {
@@ -95,6 +110,13 @@ export class LeanHandlerContext implements HandlerContext {
   get touchedResponseTrailer(): Headers | undefined {
     return this.#responseTrailer;
   }
+}
+
+/** The URL of a request as connect-node makes it (lean-path.ts takes only authorities that parse). */
+export function requestUrl(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): string {
+  const encrypted = (stream.session?.socket as TLSSocket | undefined)?.encrypted === true;
+  const authority = headers[":authority"] ?? headers.host;
+  return new URL(headers[":path"] ?? "", `${encrypted ? "https" : "http"}://${authority}`).toString();
 }
 
 /** Node's request headers as fetch Headers, without HTTP/2 pseudo-headers (as connect-node makes them). */

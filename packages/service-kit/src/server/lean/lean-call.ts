@@ -1,7 +1,6 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
-import type { TLSSocket } from "node:tls";
 import { create, type DescMessage, isMessage } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ContextValues, createContextValues } from "@connectrpc/connect";
+import { Code, ConnectError, type ContextValues } from "@connectrpc/connect";
 import type {
   createMethodSerializationLookup,
   MethodSerializationLookup,
@@ -9,10 +8,18 @@ import type {
 import type { DefaultCallDeadline, OverdueCall } from "../../limits/deadline-interceptor.js";
 import type { ServiceMetrics } from "../../observability/metrics.js";
 import type { RequestLog } from "../../observability/request-log.js";
-import type { RpcCall, RpcHandler, UnaryImplementation } from "../rpc-handler.js";
-import { type AnswerFormat, answerError, answerMessage, answerUniversal } from "./answers.js";
-import { decodeRequest, headThenRest, resetError } from "./body.js";
-import { LeanHandlerContext, webHeaders } from "./handler-context.js";
+import { bodyCut, type CutStream } from "../one-port.js";
+import type { RpcHandler, UnaryImplementation } from "../rpc-handler.js";
+import {
+  type AnswerFormat,
+  answerError,
+  answerMessage,
+  failedAnswer,
+  type HandlerMetadata,
+} from "./answers.js";
+import { declaredLength, decodeMessage, grpcMessageLength, headThenRest, resetError } from "./body.js";
+import { abortAtDeadline, callFinished, LeanHandlerContext } from "./handler-context.js";
+import { answerByConnect } from "./to-connect.js";
 
 /** What every lean call of a server shares: the cross-cutting steps the interceptors also take. */
 export interface LeanShared {
@@ -23,11 +30,11 @@ export interface LeanShared {
   readonly mapError: (error: unknown) => ConnectError;
   readonly defaultDeadline: DefaultCallDeadline;
   readonly readMaxBytes: number;
-  /** A body this long cannot be one message within the limit. */
-  readonly maxBodyBytes: number;
   /** Connect's JSON options of the router (request-decoding.ts): read and write alike. */
   readonly jsonOptions: Parameters<typeof createMethodSerializationLookup>[2];
   readonly onServed: () => void;
+  /** An answer that could not be written: logged by the server (as the adapter's onHandlerError). */
+  readonly onWriteError: (method: string, reason: unknown) => void;
 }
 
 export interface LeanMethod extends UnaryImplementation {
@@ -47,15 +54,11 @@ function onEnd(this: CallStream): void {
 function onClose(this: CallStream): void {
   this[callOf]?.closed();
 }
-/** Errors of a stream are the adapter's or nobody's: a reset client needs no answer. */
+/** A stream's errors (a client's reset) end its call through 'close'; unheard, they would crash the process. */
 function ignore(): void {}
-function abortAtDeadline(context: LeanHandlerContext): void {
-  context.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
-}
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";
 }
-const callFinished = new DOMException("This operation was aborted", "AbortError");
 
 /**
  * One unary call on the lean path: its body read, its implementation run through the steps Connect's
@@ -70,6 +73,14 @@ export class LeanCall implements OverdueCall {
   #deadlineTimer: NodeJS.Timeout | undefined;
   #started = 0;
   #requestId = "";
+  /** The request message, once its bytes decoded. */
+  #input: unknown;
+  /** A Connect request's `content-length` (lean-path.ts takes only numeric ones). */
+  readonly #declared: number | undefined;
+  /** The gRPC message length its envelope's prefix announced, once read. */
+  #announced: number | undefined;
+  /** The client's deadline (Date.now() ms), counted from the headers as Connect counts it. */
+  readonly #deadline: number | undefined;
 
   constructor(
     private readonly shared: LeanShared,
@@ -82,6 +93,9 @@ export class LeanCall implements OverdueCall {
     /** The caller's admission (callerKey), or undefined when auth is off or the service is open. */
     private readonly values: ContextValues | undefined,
   ) {
+    this.#deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+    const declared = declaredLength(headers);
+    this.#declared = typeof declared === "number" ? declared : undefined;
     stream[callOf] = this;
     stream.on("error", ignore);
     // `on`, not `once`: `once` wraps each listener in a new closure; these are removed when done.
@@ -90,6 +104,14 @@ export class LeanCall implements OverdueCall {
 
   /** Reads the body, then runs the call. */
   start(): void {
+    if (
+      this.format.protocol === "connect" &&
+      this.#declared !== undefined &&
+      this.#declared > this.shared.readMaxBytes
+    ) {
+      this.#toConnect([]); // Connect refuses a declared length over the limit before reading
+      return;
+    }
     this.stream.on("data", onData);
     this.stream.on("end", onEnd);
   }
@@ -102,32 +124,72 @@ export class LeanCall implements OverdueCall {
   received(chunk: Buffer): void {
     this.#chunks.push(chunk);
     this.#size += chunk.byteLength;
-    if (this.#size <= this.shared.maxBodyBytes) return;
-    // Too long for the lean path: Connect reads on from here and words the refusal.
+    if (this.#stillOneMessage()) return;
+    // Connect reads on from the bytes read so far, and words the refusal when it would have.
     this.stream.pause();
     this.#stopReading();
     this.#toConnect(headThenRest(this.#chunks, this.stream));
   }
 
+  /**
+   * Whether the bytes so far may still be one message the lean path answers. As soon as they cannot
+   * (over the limit, compressed, a second message, a message that does not decode), Connect takes
+   * over, so a client still sending gets Connect's answer when Connect would give it, not at the end.
+   */
+  #stillOneMessage(): boolean {
+    const { readMaxBytes } = this.shared;
+    if (this.format.protocol === "connect") return this.#size <= (this.#declared ?? readMaxBytes);
+    if (this.#size < 5) return true;
+    // Read once: a client sending its prefix a byte at a time must not make each chunk copy the body.
+    this.#announced ??= grpcMessageLength(this.#chunks) ?? -1;
+    const length = this.#announced;
+    if (length < 0 || length > readMaxBytes || this.#size > 5 + length) return false;
+    if (this.#size === 5 + length) {
+      // Connect parses a message as soon as its envelope is complete, before the stream ends.
+      const body = this.#body();
+      this.#input = decodeMessage(this.method.serialization, true, body.subarray(5));
+      return this.#input !== undefined;
+    }
+    return true;
+  }
+
   ended(): void {
     this.#stopReading();
-    const body = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#size);
-    const grpc = this.format.protocol === "grpc";
-    const { serialization } = this.method;
-    const input = decodeRequest(
-      serialization,
-      this.format.binary,
-      grpc,
-      this.headers,
-      body,
-      this.shared.readMaxBytes,
-    );
-    if (input === undefined) this.#toConnect([body]);
-    else this.#run(input, undefined);
+    if ((this.stream as CutStream)[bodyCut]) {
+      this.#cut();
+      return;
+    }
+    if (this.format.protocol === "connect" && (this.#declared ?? this.#size) === this.#size) {
+      this.#input = decodeMessage(this.method.serialization, this.format.binary, this.#body());
+    }
+    const input = this.#input;
+    if (input === undefined) {
+      this.#toConnect([this.#body()]);
+      return;
+    }
+    this.#chunks = []; // the message is decoded: its bytes need not live as long as the call
+    this.#run(input, undefined);
+  }
+
+  /**
+   * Cut at REQUEST_BODY_TIMEOUT_MS (Node ends the readable side as it closes the stream): no call, and
+   * counted with the code Connect's adapter reports for such a call.
+   */
+  #cut(): void {
+    this.#phase = "done";
+    const code = this.format.protocol === "grpc" ? Code.Internal : Code.Canceled;
+    this.shared.metrics.countRejectedCall(this.method.method.name, code);
+  }
+
+  #body(): Buffer {
+    if (this.#chunks.length !== 1) this.#chunks = [Buffer.concat(this.#chunks, this.#size)];
+    return this.#chunks[0]!;
   }
 
   closed(): void {
-    if (this.#phase === "reading") {
+    if (this.#phase === "reading" && (this.stream as CutStream)[bodyCut]) {
+      this.#cut();
+    } else if (this.#phase === "reading") {
       // Reset before its body arrived: counted as the adapter counts it; nothing else to do.
       this.#phase = "done";
       this.shared.metrics.countRejectedCall(this.method.method.name, Code.Canceled);
@@ -149,29 +211,31 @@ export class LeanCall implements OverdueCall {
   #run(input: unknown, refusal: ConnectError | undefined): void {
     this.#phase = "running";
     const { stream, headers, shared } = this;
+    const deadline = this.#deadline;
     const context = new LeanHandlerContext(
       this.method.method,
       this.format.protocol,
       this.values,
+      stream,
       headers,
-      (stream.session?.socket as TLSSocket | undefined)?.encrypted === true,
-      this.timeoutMs,
+      deadline,
     );
     this.#context = context;
-    if (this.timeoutMs !== undefined) {
-      this.#deadlineTimer = setTimeout(abortAtDeadline, Math.max(this.timeoutMs, 0), context);
+    if (deadline !== undefined) {
+      // Counted from the headers: a body that trickled in has used up part of it, as on Connect's path.
+      const left = deadline - Date.now();
+      if (left <= 0) abortAtDeadline(context);
+      else this.#deadlineTimer = setTimeout(abortAtDeadline, left, context);
     }
     this.#started = performance.now();
-    const offered = headers["x-request-id"];
-    this.#requestId = shared.requestLog.requestId(Array.isArray(offered) ? offered.join(", ") : offered);
+    // HTTP/2 headers are strings, but set-cookie.
+    this.#requestId = shared.requestLog.requestId(headers["x-request-id"] as string | undefined);
     if (refusal) {
       this.#fail(refusal);
       return;
     }
-    // Our default deadline steps aside for either protocol's deadline header, as the interceptor does.
-    if (headers["grpc-timeout"] === undefined && headers["connect-timeout-ms"] === undefined) {
-      shared.defaultDeadline.track(this);
-    }
+    // Without a deadline of the client's own protocol, the server's default one (as the interceptor).
+    if (this.timeoutMs === undefined) shared.defaultDeadline.track(this);
     let result: unknown;
     try {
       result = this.method.impl(input, context);
@@ -215,11 +279,15 @@ export class LeanCall implements OverdueCall {
         : create(method.method.output, output as never);
       message = method.serialization.getO(this.format.binary).serialize(normalized);
     } catch (error) {
-      const failure = ConnectError.from(error, Code.Internal);
-      void answerError(this.stream, this.format, handler, failure, shared.jsonOptions);
+      // As on Connect's path, the answer keeps the headers the call had by then, the request id too.
+      const header = new Headers(handler.header);
+      header.set("x-request-id", this.#requestId);
+      this.#answerError({ header, trailer: handler.trailer }, ConnectError.from(error, Code.Internal));
       return;
     }
-    void answerMessage(this.stream, this.format, handler, this.#requestId, message);
+    answerMessage(this.stream, this.format, handler, this.#requestId, message).catch((reason: unknown) =>
+      this.#writeFailed(reason),
+    );
   }
 
   #fail(error: unknown): void {
@@ -230,37 +298,28 @@ export class LeanCall implements OverdueCall {
     const failure = shared.requestLog.failed(rpc, this.#requestId, this.#started, shared.mapError(error));
     shared.metrics.recordCall(rpc, this.#started, failure);
     context.abort(failure);
-    const handler = { header: context.touchedResponseHeader, trailer: context.touchedResponseTrailer };
-    void answerError(this.stream, this.format, handler, failure, shared.jsonOptions);
+    this.#answerError(
+      { header: context.touchedResponseHeader, trailer: context.touchedResponseTrailer },
+      failure,
+    );
   }
 
-  /** Connect answers a body the lean path does not take: the bytes read so far are its request body. */
-  #toConnect(body: AsyncIterable<Uint8Array> | Uint8Array[]): void {
+  #answerError(handler: HandlerMetadata, error: ConnectError): void {
+    answerError(this.stream, this.format, handler, error, this.shared.jsonOptions).catch((reason: unknown) =>
+      this.#writeFailed(reason),
+    );
+  }
+
+  #writeFailed(reason: unknown): void {
+    failedAnswer(this.stream, reason, (cause) => this.shared.onWriteError(this.method.method.name, cause));
+  }
+
+  /** Connect answers a body the lean path does not take: the bytes read so far start its request body. */
+  #toConnect(body: AsyncIterable<Uint8Array> | readonly Uint8Array[]): void {
     this.#phase = "done";
-    const { stream, headers } = this;
-    const controller = new AbortController();
-    const abortOnReset = () => controller.abort(resetError(stream.rstCode));
-    stream.off("close", onClose);
-    stream.once("close", abortOnReset);
-    const encrypted = (stream.session?.socket as TLSSocket | undefined)?.encrypted === true;
-    const authority = headers[":authority"] ?? headers.host;
-    const call: RpcCall = {
-      httpVersion: "2.0",
-      method: "POST",
-      url: new URL(headers[":path"] ?? "", `${encrypted ? "https" : "http"}://${authority}`).toString(),
-      header: webHeaders(headers),
-      body: Array.isArray(body)
-        ? (async function* () {
-            yield* body;
-          })()
-        : body,
-      signal: controller.signal,
-      contextValues: this.values ?? createContextValues(),
-    };
-    const answering = this.shared.rpc.answer(headers[":path"] ?? "", call);
-    void answering
-      ?.then((answer) => answerUniversal(stream, answer))
-      .catch(() => {})
-      .finally(() => stream.off("close", abortOnReset));
+    this.stream.off("close", onClose);
+    answerByConnect(this.shared.rpc, this.stream, this.headers, this.values, body, (reason) =>
+      this.shared.onWriteError(this.method.method.name, reason),
+    );
   }
 }

@@ -11,6 +11,7 @@ import { parseTimeout as parseGrpcTimeout } from "@connectrpc/connect/protocol-g
 import { clampDeadlineHeaders } from "../../limits/timer-safe-deadline.js";
 import { acceptCompression } from "../rpc-handler.js";
 import type { AnswerFormat } from "./answers.js";
+import { declaredLength } from "./body.js";
 import { LeanCall, type LeanMethod, type LeanShared } from "./lean-call.js";
 
 /**
@@ -32,7 +33,7 @@ export type StreamListener = (
 
 export type Admission = { values: ContextValues } | { refusal: ConnectError } | undefined;
 
-export interface LeanPathOptions extends Omit<LeanShared, "maxBodyBytes"> {
+export interface LeanPathOptions extends LeanShared {
   /** Decides a call from its headers, as the adapter does (service-server.ts). */
   admit?: (method: DescMethod, authorization: string | undefined) => Admission;
   maxTimeoutMs: number;
@@ -78,8 +79,7 @@ export function createLeanPath(options: LeanPathOptions) {
     methods.set(path, { ...unary, serialization });
   }
   const formats = answerFormats(handlerOptions.compressMinBytes);
-  // 5 bytes: a gRPC envelope's prefix.
-  const shared: LeanShared = { ...options, maxBodyBytes: options.readMaxBytes + 5 };
+  const shared: LeanShared = options;
 
   /** Serves the stream when the lean path answers such calls exactly; else the adapter gets it. */
   return function onStream(
@@ -95,10 +95,11 @@ export function createLeanPath(options: LeanPathOptions) {
       !method ||
       !format ||
       headers.origin !== undefined ||
-      (headers[":authority"] ?? headers.host) === undefined ||
+      !hasUrlAuthority(headers) ||
       !identity(headers["grpc-encoding"]) ||
       !identity(headers["content-encoding"]) ||
-      !identity(headers["connect-content-encoding"])
+      !identity(headers["connect-content-encoding"]) ||
+      declaredLength(headers) === "invalid"
     ) {
       toAdapter(stream, headers, flags, rawHeaders);
       return;
@@ -142,6 +143,12 @@ export function createLeanPath(options: LeanPathOptions) {
     if (admission && "refusal" in admission) call.refuse(admission.refusal);
     else call.start();
   };
+}
+
+/** An authority a URL can be made of (`Host: a:b` cannot): else the adapter answers 400. */
+function hasUrlAuthority(headers: IncomingHttpHeaders): boolean {
+  const authority = headers[":authority"] ?? headers.host;
+  return authority !== undefined && URL.canParse(`http://${authority}`);
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {
