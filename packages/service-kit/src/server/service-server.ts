@@ -1,6 +1,6 @@
 import { setMaxListeners } from "node:events";
 import type http from "node:http";
-import type http2 from "node:http2";
+import http2 from "node:http2";
 import type net from "node:net";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { type ConnectRouter, createContextValues, type Interceptor } from "@connectrpc/connect";
@@ -8,6 +8,7 @@ import { sleep } from "@im-core/common";
 import { errorMapper, errorMappingInterceptor } from "../errors.js";
 import type { ReadinessCheck } from "../health.js";
 import { DefaultCallDeadline, deadlineInterceptor } from "../limits/deadline-interceptor.js";
+import { Deadlines } from "../limits/deadlines.js";
 import { StalledStreamReaper } from "../limits/stalled-streams.js";
 import { streamLimitInterceptor } from "../limits/stream-limit-interceptor.js";
 import { clampDeadlineHeaders } from "../limits/timer-safe-deadline.js";
@@ -157,6 +158,10 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
     onHandlerError: (method, reason) =>
       options.logger.warn({ err: reason, rpc: method.name }, "handler failed after its response started"),
   });
+  const stalledStreams = metrics.counter(
+    "rpc_streams_reset_stalled_total",
+    "Streams reset because their client stopped reading.",
+  );
   const leanCalls = metrics.counter(
     "rpc_lean_calls_total",
     "Unary calls answered by the lean path (LEAN_UNARY_PATH); the others went through connectNodeAdapter.",
@@ -173,6 +178,11 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
         maxTimeoutMs: settings.maxCallTimeoutMs,
         jsonOptions: requestJsonOptions,
         onServed: () => leanCalls.inc(),
+        unreadAnswers: new Deadlines(settings.streamStallTimeoutMs, (stream) => {
+          if (stream.closed) return;
+          stalledStreams.inc();
+          stream.close(http2.constants.NGHTTP2_CANCEL);
+        }),
         onWriteError: (rpc, reason) =>
           options.logger.warn({ err: reason, rpc }, "the answer could not be written; the stream was reset"),
       })
@@ -182,10 +192,6 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
     options.service.methods
       .filter((method) => method.methodKind !== "unary")
       .map((method) => `/${options.service.typeName}/${method.name}`),
-  );
-  const stalledStreams = metrics.counter(
-    "rpc_streams_reset_stalled_total",
-    "Streams reset because their client stopped reading.",
   );
   const reaper = new StalledStreamReaper(settings.streamStallTimeoutMs, () => stalledStreams.inc());
 

@@ -5,15 +5,73 @@ import type { MethodSerializationLookup } from "@connectrpc/connect/protocol";
 
 /** The head of a body, then the rest of the stream: what Connect reads when the lean path steps aside. */
 export async function* headThenRest(
-  head: Uint8Array[],
+  head: readonly Uint8Array[],
   stream: ServerHttp2Stream,
 ): AsyncIterable<Uint8Array> {
   yield* head;
   yield* stream;
 }
 
+/**
+ * A unary request's body as it arrives, kept while it may still be one message the lean path answers.
+ * As soon as it cannot (over the limit, compressed, a second message, a message that does not decode),
+ * `add` says so and Connect takes over with the bytes so far, so a client still sending gets Connect's
+ * answer when Connect would give it, not at the end of the stream.
+ */
+export class RequestBody {
+  #chunks: Buffer[] = [];
+  #size = 0;
+  /** The gRPC message length the envelope's prefix announced (-1: compressed), once read. */
+  #announced: number | undefined;
+  #message: unknown;
+
+  constructor(
+    private readonly grpc: boolean,
+    private readonly binary: boolean,
+    private readonly serialization: MethodSerializationLookup<DescMessage, DescMessage>,
+    private readonly readMaxBytes: number,
+    /** A Connect request's `content-length`. */
+    private readonly declared: number | undefined,
+  ) {}
+
+  /** The bytes read so far. */
+  get chunks(): readonly Buffer[] {
+    return this.#chunks;
+  }
+
+  /** Takes a chunk; false once the bytes so far cannot be one message the lean path answers. */
+  add(chunk: Buffer): boolean {
+    this.#chunks.push(chunk);
+    this.#size += chunk.byteLength;
+    if (!this.grpc) return this.#size <= (this.declared ?? this.readMaxBytes);
+    if (this.#size < 5) return true;
+    // Read once: a client sending its prefix a byte at a time must not make each chunk copy the body.
+    this.#announced ??= grpcMessageLength(this.#chunks);
+    const length = this.#announced;
+    if (length < 0 || length > this.readMaxBytes || this.#size > 5 + length) return false;
+    if (this.#size < 5 + length) return true;
+    // Connect parses a message as soon as its envelope is complete, before the stream ends.
+    this.#message = decode(this.serialization, true, this.whole().subarray(5));
+    return this.#message !== undefined;
+  }
+
+  /** At the end of the stream: the request message, or undefined when Connect is to answer the body. */
+  message(): unknown {
+    if (!this.grpc && (this.declared ?? this.#size) === this.#size) {
+      this.#message = decode(this.serialization, this.binary, this.whole());
+    }
+    if (this.#message !== undefined) this.#chunks = []; // decoded: its bytes need not live with the call
+    return this.#message;
+  }
+
+  whole(): Buffer {
+    if (this.#chunks.length !== 1) this.#chunks = [Buffer.concat(this.#chunks, this.#size)];
+    return this.#chunks[0]!;
+  }
+}
+
 /** A message's bytes decoded with Connect's own serialization, or undefined if Connect would refuse them. */
-export function decodeMessage(
+function decode(
   serialization: MethodSerializationLookup<DescMessage, DescMessage>,
   binary: boolean,
   bytes: Uint8Array,
@@ -25,10 +83,10 @@ export function decodeMessage(
   }
 }
 
-/** The message length a gRPC body's 5-byte prefix announces, or undefined if it is compressed (flags). */
-export function grpcMessageLength(chunks: readonly Buffer[]): number | undefined {
+/** The message length a gRPC body's 5-byte prefix announces, or -1 if it is compressed (or flags). */
+function grpcMessageLength(chunks: readonly Buffer[]): number {
   const prefix = chunks[0]!.byteLength >= 5 ? chunks[0]! : Buffer.concat(chunks);
-  return prefix[0] === 0 ? prefix.readUInt32BE(1) : undefined;
+  return prefix[0] === 0 ? prefix.readUInt32BE(1) : -1;
 }
 
 /** A Connect request's `content-length` as Connect reads it: a count of bytes, absent, or not one. */

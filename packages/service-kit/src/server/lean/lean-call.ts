@@ -6,6 +6,7 @@ import type {
   MethodSerializationLookup,
 } from "@connectrpc/connect/protocol";
 import type { DefaultCallDeadline, OverdueCall } from "../../limits/deadline-interceptor.js";
+import type { Deadlines } from "../../limits/deadlines.js";
 import type { ServiceMetrics } from "../../observability/metrics.js";
 import type { RequestLog } from "../../observability/request-log.js";
 import { bodyCut, type CutStream } from "../one-port.js";
@@ -17,7 +18,7 @@ import {
   failedAnswer,
   type HandlerMetadata,
 } from "./answers.js";
-import { declaredLength, decodeMessage, grpcMessageLength, headThenRest, resetError } from "./body.js";
+import { declaredLength, headThenRest, RequestBody, resetError } from "./body.js";
 import { abortAtDeadline, callFinished, LeanHandlerContext } from "./handler-context.js";
 import { answerByConnect } from "./to-connect.js";
 
@@ -35,6 +36,11 @@ export interface LeanShared {
   readonly onServed: () => void;
   /** An answer that could not be written: logged by the server (as the adapter's onHandlerError). */
   readonly onWriteError: (method: string, reason: unknown) => void;
+  /**
+   * Streams whose answer is written but not yet taken (STREAM_STALL_TIMEOUT_MS): a client that never
+   * reads would otherwise hold each answer, and its stream slot, for as long as its connection lives.
+   */
+  readonly unreadAnswers: Deadlines<ServerHttp2Stream>;
 }
 
 export interface LeanMethod extends UnaryImplementation {
@@ -66,19 +72,14 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * its answer written. Everything it holds is here, in one object per call.
  */
 export class LeanCall implements OverdueCall {
-  #chunks: Buffer[] = [];
-  #size = 0;
+  readonly #body: RequestBody;
   #phase: "reading" | "running" | "done" = "reading";
   #context: LeanHandlerContext | undefined;
   #deadlineTimer: NodeJS.Timeout | undefined;
   #started = 0;
   #requestId = "";
-  /** The request message, once its bytes decoded. */
-  #input: unknown;
   /** A Connect request's `content-length` (lean-path.ts takes only numeric ones). */
   readonly #declared: number | undefined;
-  /** The gRPC message length its envelope's prefix announced, once read. */
-  #announced: number | undefined;
   /** The client's deadline (Date.now() ms), counted from the headers as Connect counts it. */
   readonly #deadline: number | undefined;
 
@@ -96,6 +97,13 @@ export class LeanCall implements OverdueCall {
     this.#deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     const declared = declaredLength(headers);
     this.#declared = typeof declared === "number" ? declared : undefined;
+    this.#body = new RequestBody(
+      format.protocol === "grpc",
+      format.binary,
+      method.serialization,
+      shared.readMaxBytes,
+      this.#declared,
+    );
     stream[callOf] = this;
     stream.on("error", ignore);
     // `on`, not `once`: `once` wraps each listener in a new closure; these are removed when done.
@@ -122,35 +130,11 @@ export class LeanCall implements OverdueCall {
   }
 
   received(chunk: Buffer): void {
-    this.#chunks.push(chunk);
-    this.#size += chunk.byteLength;
-    if (this.#stillOneMessage()) return;
+    if (this.#body.add(chunk)) return;
     // Connect reads on from the bytes read so far, and words the refusal when it would have.
     this.stream.pause();
     this.#stopReading();
-    this.#toConnect(headThenRest(this.#chunks, this.stream));
-  }
-
-  /**
-   * Whether the bytes so far may still be one message the lean path answers. As soon as they cannot
-   * (over the limit, compressed, a second message, a message that does not decode), Connect takes
-   * over, so a client still sending gets Connect's answer when Connect would give it, not at the end.
-   */
-  #stillOneMessage(): boolean {
-    const { readMaxBytes } = this.shared;
-    if (this.format.protocol === "connect") return this.#size <= (this.#declared ?? readMaxBytes);
-    if (this.#size < 5) return true;
-    // Read once: a client sending its prefix a byte at a time must not make each chunk copy the body.
-    this.#announced ??= grpcMessageLength(this.#chunks) ?? -1;
-    const length = this.#announced;
-    if (length < 0 || length > readMaxBytes || this.#size > 5 + length) return false;
-    if (this.#size === 5 + length) {
-      // Connect parses a message as soon as its envelope is complete, before the stream ends.
-      const body = this.#body();
-      this.#input = decodeMessage(this.method.serialization, true, body.subarray(5));
-      return this.#input !== undefined;
-    }
-    return true;
+    this.#toConnect(headThenRest(this.#body.chunks, this.stream));
   }
 
   ended(): void {
@@ -159,16 +143,9 @@ export class LeanCall implements OverdueCall {
       this.#cut();
       return;
     }
-    if (this.format.protocol === "connect" && (this.#declared ?? this.#size) === this.#size) {
-      this.#input = decodeMessage(this.method.serialization, this.format.binary, this.#body());
-    }
-    const input = this.#input;
-    if (input === undefined) {
-      this.#toConnect([this.#body()]);
-      return;
-    }
-    this.#chunks = []; // the message is decoded: its bytes need not live as long as the call
-    this.#run(input, undefined);
+    const input = this.#body.message();
+    if (input === undefined) this.#toConnect([this.#body.whole()]);
+    else this.#run(input, undefined);
   }
 
   /**
@@ -181,13 +158,10 @@ export class LeanCall implements OverdueCall {
     this.shared.metrics.countRejectedCall(this.method.method.name, code);
   }
 
-  #body(): Buffer {
-    if (this.#chunks.length !== 1) this.#chunks = [Buffer.concat(this.#chunks, this.#size)];
-    return this.#chunks[0]!;
-  }
-
   closed(): void {
-    if (this.#phase === "reading" && (this.stream as CutStream)[bodyCut]) {
+    if (this.#phase === "done") {
+      this.shared.unreadAnswers.forget(this.stream);
+    } else if (this.#phase === "reading" && (this.stream as CutStream)[bodyCut]) {
       this.#cut();
     } else if (this.#phase === "reading") {
       // Reset before its body arrived: counted as the adapter counts it; nothing else to do.
@@ -259,7 +233,6 @@ export class LeanCall implements OverdueCall {
     this.#phase = "done";
     clearTimeout(this.#deadlineTimer);
     this.shared.defaultDeadline.forget(this);
-    this.stream.off("close", onClose);
     this.shared.onServed();
     return this.#context;
   }
@@ -285,8 +258,9 @@ export class LeanCall implements OverdueCall {
       this.#answerError({ header, trailer: handler.trailer }, ConnectError.from(error, Code.Internal));
       return;
     }
-    answerMessage(this.stream, this.format, handler, this.#requestId, message).catch((reason: unknown) =>
-      this.#writeFailed(reason),
+    answerMessage(this.stream, this.format, handler, this.#requestId, message).then(
+      () => this.#written(),
+      (reason: unknown) => this.#writeFailed(reason),
     );
   }
 
@@ -305,9 +279,15 @@ export class LeanCall implements OverdueCall {
   }
 
   #answerError(handler: HandlerMetadata, error: ConnectError): void {
-    answerError(this.stream, this.format, handler, error, this.shared.jsonOptions).catch((reason: unknown) =>
-      this.#writeFailed(reason),
+    answerError(this.stream, this.format, handler, error, this.shared.jsonOptions).then(
+      () => this.#written(),
+      (reason: unknown) => this.#writeFailed(reason),
     );
+  }
+
+  /** The answer is handed to the stream: its client has STREAM_STALL_TIMEOUT_MS to take it. */
+  #written(): void {
+    if (!this.stream.closed) this.shared.unreadAnswers.track(this.stream);
   }
 
   #writeFailed(reason: unknown): void {
