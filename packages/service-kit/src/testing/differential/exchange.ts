@@ -1,8 +1,17 @@
 import type http2 from "node:http2";
 import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll } from "vitest";
 import { type NormalizedAnswer, normalizeAnswer, normalizeLogLine } from "./normalize.js";
 import { RawHttp2Client, sendHttp1, type WireAnswer, type WireRequest } from "./raw-client.js";
-import { countDelta, leanCalls, type ServerPair, type Side, sideEffectCounts } from "./server-pair.js";
+import {
+  countDelta,
+  leanCalls,
+  type ServerPair,
+  type ServiceName,
+  type Side,
+  sideEffectCounts,
+  startServerPair,
+} from "./server-pair.js";
 
 /** Everything one server did for one request, normalized for comparison with the other server. */
 export interface Observation {
@@ -140,4 +149,21 @@ export class LogPacer {
     }
     if (wait > 0) await sleep(wait);
   }
+}
+
+/** A server pair of `service` and its clients for one file's tests: started before them, closed after. */
+export function pairForTests(
+  service: ServiceName,
+  options?: Parameters<typeof startServerPair>[1],
+): { readonly pair: ServerPair; readonly clients: PairClients } {
+  const setup = {} as { pair: ServerPair; clients: PairClients };
+  beforeAll(async () => {
+    setup.pair = await startServerPair(service, options);
+    setup.clients = new PairClients(setup.pair);
+  });
+  afterAll(async () => {
+    setup.clients?.close();
+    await setup.pair?.close();
+  });
+  return setup;
 }

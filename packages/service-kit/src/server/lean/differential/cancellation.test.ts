@@ -1,27 +1,12 @@
 import http2 from "node:http2";
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { exchangeBoth, PairClients } from "../../../testing/differential/exchange.js";
+import { describe, expect, it } from "vitest";
+import { exchangeBoth, pairForTests } from "../../../testing/differential/exchange.js";
 import { callOf } from "../../../testing/differential/fixed-requests.js";
 import { LEAN_CONTENT_TYPES } from "../../../testing/differential/request-spec.js";
-import {
-  type ServerPair,
-  type Side,
-  startServerPair,
-  TOKENS,
-} from "../../../testing/differential/server-pair.js";
+import { type Side, TOKENS } from "../../../testing/differential/server-pair.js";
 
-let pair: ServerPair;
-let clients: PairClients;
-
-beforeAll(async () => {
-  pair = await startServerPair("registry");
-  clients = new PairClients(pair);
-});
-afterAll(async () => {
-  clients?.close();
-  await pair?.close();
-});
+const setup = pairForTests("registry");
 
 /** Resolves once `side`'s handlers have seen one more call than now. */
 async function handlerStarted(side: Side, before: number): Promise<void> {
@@ -34,14 +19,14 @@ describe("a client that resets its stream mid-call", () => {
     async (contentType) => {
       const request = callOf("registry", "Lookup", "slow-5000", { contentType });
       const started = new Map<Side, number>([
-        [pair.reference, pair.reference.handlers.calls.length],
-        [pair.lean, pair.lean.handlers.calls.length],
+        [setup.pair.reference, setup.pair.reference.handlers.calls.length],
+        [setup.pair.lean, setup.pair.lean.handlers.calls.length],
       ]);
       const aborted = new Map<Side, number>([
-        [pair.reference, pair.reference.handlers.aborted.length],
-        [pair.lean, pair.lean.handlers.aborted.length],
+        [setup.pair.reference, setup.pair.reference.handlers.aborted.length],
+        [setup.pair.lean, setup.pair.lean.handlers.aborted.length],
       ]);
-      const exchange = await exchangeBoth(clients, request, "h2", {
+      const exchange = await exchangeBoth(setup.clients, request, "h2", {
         onStream: (stream, side) => {
           handlerStarted(side, started.get(side)!).then(() => stream.close(http2.constants.NGHTTP2_CANCEL));
         },
@@ -53,7 +38,7 @@ describe("a client that resets its stream mid-call", () => {
           await sleep(20);
         },
       });
-      for (const side of [pair.reference, pair.lean]) {
+      for (const side of [setup.pair.reference, setup.pair.lean]) {
         expect(side.handlers.aborted.slice(aborted.get(side)!)).toEqual(["Lookup slow-5000"]);
       }
       expect(exchange.reference.answer.rstCode).toBe(http2.constants.NGHTTP2_CANCEL);
@@ -75,7 +60,7 @@ describe("a refused call whose client is still sending a large body", () => {
         body: Buffer.alloc(1024 * 1024, 0x41),
         keepOpen: true,
       };
-      const exchange = await exchangeBoth(clients, request);
+      const exchange = await exchangeBoth(setup.clients, request);
       expect(exchange.reference.answer.status).toBe(contentType.startsWith("application/grpc") ? 200 : 401);
       expect(exchange.reference.handlerCalls).toEqual([]);
       // The body never ended: only closing the stream let the client see its end.
@@ -83,7 +68,7 @@ describe("a refused call whose client is still sending a large body", () => {
       expect(exchange.elapsedMs.lean).toBeLessThan(2_000);
       expect(exchange.lean).toEqual(exchange.reference);
       // The session outlives the closed stream: the next call on it is served.
-      const next = await exchangeBoth(clients, callOf("registry", "Lookup", "ok-a", { contentType }));
+      const next = await exchangeBoth(setup.clients, callOf("registry", "Lookup", "ok-a", { contentType }));
       expect(next.reference.answer.status).toBe(200);
       expect(next.lean).toEqual(next.reference);
     },

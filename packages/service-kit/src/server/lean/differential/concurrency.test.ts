@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { PairClients } from "../../../testing/differential/exchange.js";
+import { expect, it } from "vitest";
+import { pairForTests } from "../../../testing/differential/exchange.js";
 import { callOf } from "../../../testing/differential/fixed-requests.js";
 import { normalizeAnswer } from "../../../testing/differential/normalize.js";
 import type { RawHttp2Client, WireRequest } from "../../../testing/differential/raw-client.js";
@@ -7,10 +7,8 @@ import { LEAN_CONTENT_TYPES } from "../../../testing/differential/request-spec.j
 import {
   countDelta,
   leanCalls,
-  type ServerPair,
   type Side,
   sideEffectCounts,
-  startServerPair,
   TOKENS,
 } from "../../../testing/differential/server-pair.js";
 
@@ -19,17 +17,7 @@ import {
  * outcome: nothing of one call (the caller in its context, headers and trailers its handler set, its
  * request id) may show in another's answer, on either path.
  */
-let pair: ServerPair;
-let clients: PairClients;
-
-beforeAll(async () => {
-  pair = await startServerPair("registry");
-  clients = new PairClients(pair);
-});
-afterAll(async () => {
-  clients?.close();
-  await pair?.close();
-});
+const setup = pairForTests("registry");
 
 const DIRECTIVES = ["ok-a", "big", "headers", "err-5", "slow-15", "details-3", "store-unavailable", "empty"];
 const ROLES = ["gateway", "router", "admin"] as const;
@@ -60,10 +48,10 @@ async function sendAll(side: Side, client: RawHttp2Client) {
 }
 
 it("answers 96 concurrent calls of mixed callers, protocols and outcomes each as connectNodeAdapter does", async () => {
-  const leanBefore = await leanCalls(pair.lean);
+  const leanBefore = await leanCalls(setup.pair.lean);
   const [reference, lean] = await Promise.all([
-    sendAll(pair.reference, clients.reference),
-    sendAll(pair.lean, clients.lean),
+    sendAll(setup.pair.reference, setup.clients.reference),
+    sendAll(setup.pair.lean, setup.clients.lean),
   ]);
   expect(reference.answers.filter((answer) => answer.status === 200).length).toBeGreaterThan(0);
   for (const [i, answer] of lean.answers.entries()) {
@@ -72,5 +60,5 @@ it("answers 96 concurrent calls of mixed callers, protocols and outcomes each as
   expect(lean.counts).toEqual(reference.counts);
   expect(lean.handlerCalls).toEqual(reference.handlerCalls);
   // Every one of them went through the lean path (all are well-formed lean calls).
-  expect(await leanCalls(pair.lean)).toBe((leanBefore ?? 0) + requests.length);
+  expect(await leanCalls(setup.pair.lean)).toBe((leanBefore ?? 0) + requests.length);
 });

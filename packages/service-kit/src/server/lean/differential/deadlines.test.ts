@@ -1,20 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Exchange, exchangeBoth, PairClients } from "../../../testing/differential/exchange.js";
+import { describe, expect, it } from "vitest";
+import { type Exchange, exchangeBoth, pairForTests } from "../../../testing/differential/exchange.js";
 import { callOf } from "../../../testing/differential/fixed-requests.js";
 import { LEAN_CONTENT_TYPES } from "../../../testing/differential/request-spec.js";
-import { LIMITS, type ServerPair, startServerPair } from "../../../testing/differential/server-pair.js";
+import { LIMITS } from "../../../testing/differential/server-pair.js";
 
-let pair: ServerPair;
-let clients: PairClients;
-
-beforeAll(async () => {
-  pair = await startServerPair("sequence");
-  clients = new PairClients(pair);
-});
-afterAll(async () => {
-  clients?.close();
-  await pair?.close();
-});
+const setup = pairForTests("sequence");
 
 const isGrpc = (contentType: string) => contentType.startsWith("application/grpc");
 
@@ -42,7 +32,7 @@ describe.each(LEAN_CONTENT_TYPES)("%s", (contentType) => {
       contentType,
       headers: deadline(contentType, 200),
     });
-    const exchange = await exchangeBoth(clients, request);
+    const exchange = await exchangeBoth(setup.clients, request);
     expectDeadlineExceeded(exchange, contentType);
     expectWithin(exchange, 180, 2_000);
     expect(exchange.lean).toEqual(exchange.reference);
@@ -50,7 +40,7 @@ describe.each(LEAN_CONTENT_TYPES)("%s", (contentType) => {
 
   it("answers DEADLINE_EXCEEDED at the server's default deadline when the client set none", async () => {
     const request = callOf("sequence", "Current", "slow-5000", { contentType });
-    const exchange = await exchangeBoth(clients, request);
+    const exchange = await exchangeBoth(setup.clients, request);
     expectDeadlineExceeded(exchange, contentType);
     expectWithin(exchange, LIMITS.defaultCallTimeoutMs - 20, 2_000);
     expect(exchange.lean).toEqual(exchange.reference);
@@ -61,7 +51,7 @@ describe.each(LEAN_CONTENT_TYPES)("%s", (contentType) => {
       contentType,
       headers: deadline(contentType, 2_000),
     });
-    const exchange = await exchangeBoth(clients, request);
+    const exchange = await exchangeBoth(setup.clients, request);
     expect(exchange.reference.answer.status).toBe(200);
     expectWithin(exchange, 40, 1_500);
     expect(exchange.lean).toEqual(exchange.reference);
@@ -74,7 +64,7 @@ describe("deadline headers of the other protocol", () => {
       contentType: "application/proto",
       headers: { "grpc-timeout": "100m" },
     });
-    const exchange = await exchangeBoth(clients, request);
+    const exchange = await exchangeBoth(setup.clients, request);
     expect(exchange.reference.answer.status).toBe(504);
     expectWithin(exchange, 250, 1_800);
     expect(exchange.lean).toEqual(exchange.reference);
@@ -82,7 +72,7 @@ describe("deadline headers of the other protocol", () => {
 
   it("a gRPC call ignores connect-timeout-ms and still gets the default deadline, on both paths", async () => {
     const request = callOf("sequence", "Next", "slow-2000", { headers: { "connect-timeout-ms": "100" } });
-    const exchange = await exchangeBoth(clients, request);
+    const exchange = await exchangeBoth(setup.clients, request);
     expect(exchange.reference.answer.trailers["grpc-status"]).toBe("4");
     expectWithin(exchange, 250, 1_800);
     expect(exchange.lean).toEqual(exchange.reference);

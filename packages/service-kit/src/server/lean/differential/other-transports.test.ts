@@ -1,27 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PairClients } from "../../../testing/differential/exchange.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { pairForTests } from "../../../testing/differential/exchange.js";
 import { checkEquivalence, misrouted, newReport, summary } from "../../../testing/differential/property.js";
-import { type ServerPair, startServerPair } from "../../../testing/differential/server-pair.js";
 
 const SEED = 20_261_203;
 
 describe("the registry service over TLS (HTTP/2 by ALPN)", () => {
-  let pair: ServerPair;
-  let clients: PairClients;
+  const setup = pairForTests("registry", { tls: true });
   const report = newReport();
-
-  beforeAll(async () => {
-    pair = await startServerPair("registry", { tls: true });
-    clients = new PairClients(pair);
-  });
-  afterAll(async () => {
-    clients?.close();
-    await pair?.close();
+  afterAll(() => {
     console.log(summary("registry TLS", report));
   });
 
   it("answers every generated request on the lean path exactly as connectNodeAdapter does", async () => {
-    await checkEquivalence(clients, { transport: "h2", numRuns: 250, seed: SEED, report });
+    await checkEquivalence(setup.clients, { transport: "h2", numRuns: 250, seed: SEED, report });
   });
 
   it("served exactly the lean-eligible requests of that run on the lean path", () => {
@@ -30,22 +21,14 @@ describe("the registry service over TLS (HTTP/2 by ALPN)", () => {
 });
 
 describe("the sequence service over HTTP/1.1, where every call falls through to connectNodeAdapter", () => {
-  let pair: ServerPair;
-  let clients: PairClients;
+  const setup = pairForTests("sequence");
   const report = newReport();
-
-  beforeAll(async () => {
-    pair = await startServerPair("sequence");
-    clients = new PairClients(pair);
-  });
-  afterAll(async () => {
-    clients?.close();
-    await pair?.close();
+  afterAll(() => {
     console.log(summary("sequence HTTP/1.1", report));
   });
 
   it("answers every generated request the same with and without the lean path", async () => {
-    await checkEquivalence(clients, { transport: "http1", numRuns: 150, seed: SEED, report });
+    await checkEquivalence(setup.clients, { transport: "http1", numRuns: 150, seed: SEED, report });
   });
 
   it("served none of them on the lean path", () => {

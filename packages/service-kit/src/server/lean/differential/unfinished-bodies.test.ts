@@ -1,32 +1,21 @@
 import http2 from "node:http2";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { exchangeBoth, PairClients } from "../../../testing/differential/exchange.js";
+import { describe, expect, it } from "vitest";
+import { exchangeBoth, pairForTests } from "../../../testing/differential/exchange.js";
 import { callOf } from "../../../testing/differential/fixed-requests.js";
 import type { WireRequest } from "../../../testing/differential/raw-client.js";
 import { envelope } from "../../../testing/differential/request-model.js";
-import { type ServerPair, startServerPair } from "../../../testing/differential/server-pair.js";
 
 /**
  * Requests whose client has not finished sending (no END_STREAM yet): what the bytes already there
  * decide must be decided alike, and a body the server cuts for its slowness must not run a handler.
  */
 const BODY_TIMEOUT_MS = 400;
-let pair: ServerPair;
-let clients: PairClients;
-
-beforeAll(async () => {
-  pair = await startServerPair("registry", { settings: { requestBodyTimeoutMs: BODY_TIMEOUT_MS } });
-  clients = new PairClients(pair);
-});
-afterAll(async () => {
-  clients?.close();
-  await pair?.close();
-});
+const setup = pairForTests("registry", { settings: { requestBodyTimeoutMs: BODY_TIMEOUT_MS } });
 
 /** Sent without its end; the client gives up (CANCEL) 100 ms after an answer's end, or after 1.5 s. */
 function unfinished(request: WireRequest): Parameters<typeof exchangeBoth> {
   return [
-    clients,
+    setup.clients,
     { ...request, keepOpen: true },
     "h2",
     {
@@ -95,7 +84,7 @@ describe("a call whose body the server cuts at REQUEST_BODY_TIMEOUT_MS", () => {
     request.headers["content-length"] = String(request.body.length);
 
   it.each(complete)("(%s, END_STREAM never sent) runs no handler, on both paths", async (_name, request) => {
-    const exchange = await exchangeBoth(clients, { ...request, keepOpen: true });
+    const exchange = await exchangeBoth(setup.clients, { ...request, keepOpen: true });
     expect(exchange.elapsedMs.reference).toBeGreaterThanOrEqual(BODY_TIMEOUT_MS - 20);
     expect(exchange.reference.handlerCalls).toEqual([]);
     expect(exchange.lean).toEqual(exchange.reference);
