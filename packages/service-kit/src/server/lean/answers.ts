@@ -92,14 +92,18 @@ function write(
   else stream.end(body);
 }
 
-/** The 5-byte gRPC envelope around a message, compressed when the client accepts it and it is big. */
-async function envelope(message: Uint8Array, format: AnswerFormat): Promise<Uint8Array> {
-  let flags = 0;
-  let data = message;
-  if (format.compression && message.byteLength >= format.compressMinBytes) {
-    data = await format.compression.compress(message);
-    flags = 1;
-  }
+/**
+ * The body compressed when the client accepts it and it is big enough (Connect's rule), else as it is:
+ * only then is writing the answer asynchronous, so most answers go out without a promise of their own.
+ */
+function compressed(body: Uint8Array, format: AnswerFormat): Promise<Uint8Array> | undefined {
+  return format.compression && body.byteLength >= format.compressMinBytes
+    ? format.compression.compress(body)
+    : undefined;
+}
+
+/** The 5-byte gRPC envelope around a message (flag 1: compressed). */
+function envelope(data: Uint8Array, flags: number): Uint8Array {
   const framed = Buffer.allocUnsafe(5 + data.byteLength);
   framed[0] = flags;
   framed.writeUInt32BE(data.byteLength, 1);
@@ -114,31 +118,36 @@ function grpcHeaders(format: AnswerFormat, handler: HandlerMetadata): OutgoingHt
   return headers;
 }
 
-/** Connect unary: the body as is (compressed when accepted and big), handler trailers muxed in. */
-async function writeConnect(
+/** Connect unary: the body as is or compressed, handler trailers muxed into the headers. */
+function writeConnect(
   stream: ServerHttp2Stream,
   headers: OutgoingHttpHeaders,
   handler: HandlerMetadata,
   body: Uint8Array,
   format: AnswerFormat,
-): Promise<void> {
-  let data = body;
-  if (format.compression && body.byteLength >= format.compressMinBytes) {
-    data = await format.compression.compress(body);
-    headers["content-encoding"] = format.compression.name;
-  }
+): Promise<void> | undefined {
   if (handler.trailer) copyInto(headers, trailerMux(new Headers(), handler.trailer));
-  headers["content-length"] = String(data.byteLength);
-  write(stream, headers, data, undefined);
+  const send = (data: Uint8Array) => {
+    headers["content-length"] = String(data.byteLength);
+    write(stream, headers, data, undefined);
+  };
+  const compressing = compressed(body, format);
+  if (compressing === undefined) {
+    send(body);
+    return undefined;
+  }
+  headers["content-encoding"] = format.compression!.name;
+  return compressing.then(send);
 }
 
-export async function answerMessage(
+/** Writes the answer of a call that succeeded; a promise only while its body is being compressed. */
+export function answerMessage(
   stream: ServerHttp2Stream,
   format: AnswerFormat,
   handler: HandlerMetadata,
   requestId: string,
   message: Uint8Array,
-): Promise<void> {
+): Promise<void> | undefined {
   if (format.protocol === "grpc") {
     const headers = grpcHeaders(format, handler);
     headers["x-request-id"] = requestId;
@@ -148,36 +157,41 @@ export async function answerMessage(
       copyInto(trailers, handler.trailer);
       trailers["grpc-status"] = "0";
     }
-    write(stream, headers, await envelope(message, format), trailers);
-    return;
+    const compressing = compressed(message, format);
+    if (compressing === undefined) {
+      write(stream, headers, envelope(message, 0), trailers);
+      return undefined;
+    }
+    return compressing.then((data) => write(stream, headers, envelope(data, 1), trailers));
   }
   // In Connect's order: its content type, then what the handler set, then the request log's id.
   const headers: OutgoingHttpHeaders = { ":status": 200, "content-type": format.contentType };
   copyInto(headers, handler.header);
   headers["x-request-id"] = requestId;
-  await writeConnect(stream, headers, handler, message, format);
+  return writeConnect(stream, headers, handler, message, format);
 }
 
-export async function answerError(
+/** Writes the answer of a call that failed; a promise only while its body is being compressed. */
+export function answerError(
   stream: ServerHttp2Stream,
   format: AnswerFormat,
   handler: HandlerMetadata,
   error: ConnectError,
   /** The router's JSON options, as Connect passes them to its error encoding. */
   jsonOptions: Partial<JsonWriteOptions> | object | undefined,
-): Promise<void> {
+): Promise<void> | undefined {
   if (format.protocol === "grpc") {
     const trailers: OutgoingHttpHeaders = {};
     copyInto(trailers, setTrailerStatus(new Headers(handler.trailer), error));
     write(stream, grpcHeaders(format, handler), new Uint8Array(0), trailers);
-    return;
+    return undefined;
   }
   const headers: OutgoingHttpHeaders = { ":status": codeToHttpStatus(error.code) };
   copyInto(headers, handler.header);
   headers["content-type"] = "application/json";
   copyInto(headers, error.metadata);
   const body = errorToJsonBytes(error, (jsonOptions ?? {}) as Partial<JsonWriteOptions>);
-  await writeConnect(stream, headers, handler, body, format);
+  return writeConnect(stream, headers, handler, body, format);
 }
 
 /** Writes Connect's own answer (a universal response) on the stream: the lean path's fallback. */

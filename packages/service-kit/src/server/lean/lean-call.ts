@@ -1,16 +1,8 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
-import { create, type DescMessage, isMessage } from "@bufbuild/protobuf";
+import { create, isMessage } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ContextValues } from "@connectrpc/connect";
-import type {
-  createMethodSerializationLookup,
-  MethodSerializationLookup,
-} from "@connectrpc/connect/protocol";
-import type { DefaultCallDeadline, OverdueCall } from "../../limits/deadline-interceptor.js";
-import type { Deadlines } from "../../limits/deadlines.js";
-import type { ServiceMetrics } from "../../observability/metrics.js";
-import type { RequestLog } from "../../observability/request-log.js";
+import type { OverdueCall } from "../../limits/deadline-interceptor.js";
 import { bodyCut, type CutStream } from "../one-port.js";
-import type { RpcHandler, UnaryImplementation } from "../rpc-handler.js";
 import {
   type AnswerFormat,
   answerError,
@@ -20,32 +12,8 @@ import {
 } from "./answers.js";
 import { declaredLength, headThenRest, RequestBody, resetError } from "./body.js";
 import { abortAtDeadline, callFinished, LeanHandlerContext } from "./handler-context.js";
+import type { LeanMethod, LeanShared } from "./shared.js";
 import { answerByConnect } from "./to-connect.js";
-
-/** What every lean call of a server shares: the cross-cutting steps the interceptors also take. */
-export interface LeanShared {
-  readonly rpc: RpcHandler;
-  readonly metrics: ServiceMetrics;
-  readonly requestLog: RequestLog;
-  /** Store errors and aborts to codes (errors.ts). */
-  readonly mapError: (error: unknown) => ConnectError;
-  readonly defaultDeadline: DefaultCallDeadline;
-  readonly readMaxBytes: number;
-  /** Connect's JSON options of the router (request-decoding.ts): read and write alike. */
-  readonly jsonOptions: Parameters<typeof createMethodSerializationLookup>[2];
-  readonly onServed: () => void;
-  /** An answer that could not be written: logged by the server (as the adapter's onHandlerError). */
-  readonly onWriteError: (method: string, reason: unknown) => void;
-  /**
-   * Streams whose answer is written but not yet taken (STREAM_STALL_TIMEOUT_MS): a client that never
-   * reads would otherwise hold each answer, and its stream slot, for as long as its connection lives.
-   */
-  readonly unreadAnswers: Deadlines<ServerHttp2Stream>;
-}
-
-export interface LeanMethod extends UnaryImplementation {
-  readonly serialization: MethodSerializationLookup<DescMessage, DescMessage>;
-}
 
 const callOf = Symbol("lean call");
 type CallStream = ServerHttp2Stream & { [callOf]?: LeanCall };
@@ -258,10 +226,7 @@ export class LeanCall implements OverdueCall {
       this.#answerError({ header, trailer: handler.trailer }, ConnectError.from(error, Code.Internal));
       return;
     }
-    answerMessage(this.stream, this.format, handler, this.#requestId, message).then(
-      () => this.#written(),
-      (reason: unknown) => this.#writeFailed(reason),
-    );
+    this.#answer(() => answerMessage(this.stream, this.format, handler, this.#requestId, message));
   }
 
   #fail(error: unknown): void {
@@ -279,10 +244,24 @@ export class LeanCall implements OverdueCall {
   }
 
   #answerError(handler: HandlerMetadata, error: ConnectError): void {
-    answerError(this.stream, this.format, handler, error, this.shared.jsonOptions).then(
-      () => this.#written(),
-      (reason: unknown) => this.#writeFailed(reason),
-    );
+    this.#answer(() => answerError(this.stream, this.format, handler, error, this.shared.jsonOptions));
+  }
+
+  /** Writes an answer (at once, or after compressing it); one that cannot be written resets the stream. */
+  #answer(write: () => Promise<void> | undefined): void {
+    let writing: Promise<void> | undefined;
+    try {
+      writing = write();
+    } catch (reason) {
+      this.#writeFailed(reason);
+      return;
+    }
+    if (writing === undefined) this.#written();
+    else
+      writing.then(
+        () => this.#written(),
+        (reason: unknown) => this.#writeFailed(reason),
+      );
   }
 
   /** The answer is handed to the stream: its client has STREAM_STALL_TIMEOUT_MS to take it. */

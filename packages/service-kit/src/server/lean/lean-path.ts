@@ -12,7 +12,8 @@ import { clampDeadlineHeaders } from "../../limits/timer-safe-deadline.js";
 import { acceptCompression } from "../rpc-handler.js";
 import type { AnswerFormat } from "./answers.js";
 import { declaredLength } from "./body.js";
-import { LeanCall, type LeanMethod, type LeanShared } from "./lean-call.js";
+import { LeanCall } from "./lean-call.js";
+import type { LeanMethod, LeanShared } from "./shared.js";
 
 /**
  * The lean unary path: a unary gRPC or Connect call over HTTP/2 served straight from its stream (no
