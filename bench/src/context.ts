@@ -112,7 +112,7 @@ export class Bench {
     const common = {
       url: `${args.server.url}${args.path}`,
       bodyFile,
-      headers: wireHeaders(args.protocol),
+      headers: wireHeaders(args.protocol, args.path),
       clients: 1,
       streams: args.concurrency,
       logFile: join(this.dir, `h2load-${process.pid}.log`),

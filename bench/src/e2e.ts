@@ -1,7 +1,8 @@
 import type { DescService } from "@bufbuild/protobuf";
-import { type Client, createClient } from "@connectrpc/connect";
+import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import type { ServiceProcess } from "@im-core/testkit";
+import { bearerFor } from "./bodies.js";
 import type { Bench } from "./context.js";
 import { closedLoop } from "./loadgen.js";
 import { serverCpuMs } from "./procs.js";
@@ -10,16 +11,22 @@ import type { Row } from "./table.js";
 
 export type TransportKind = "grpc" | "connect";
 
-/** The generated client over HTTP/2, as gateways and routers use it. */
+/** The generated client over HTTP/2, as gateways and routers use it, with the caller's token. */
 export function client<S extends DescService>(
   service: S,
   baseUrl: string,
   kind: TransportKind = "grpc",
 ): Client<S> {
+  const interceptors: Interceptor[] = [
+    (next) => (request) => {
+      request.header.set("authorization", bearerFor(request.method.name));
+      return next(request);
+    },
+  ];
   const transport =
     kind === "grpc"
-      ? createGrpcTransport({ baseUrl })
-      : createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true });
+      ? createGrpcTransport({ baseUrl, interceptors })
+      : createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors });
   return createClient(service, transport);
 }
 

@@ -91,7 +91,7 @@ export async function rawLoad(opts: {
     session.once("connect", () => resolve());
     session.once("error", reject);
   });
-  const headers = { ":method": "POST", ":path": opts.path, ...wireHeaders(opts.protocol) };
+  const headers = { ":method": "POST", ":path": opts.path, ...wireHeaders(opts.protocol, opts.path) };
   try {
     return await closedLoop(opts.concurrency, opts.limit, (i) => {
       const body = opts.bodies[i % opts.bodies.length]!;

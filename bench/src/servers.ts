@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { registryEntry } from "@im-core/registry/entry";
 import { sequenceEntry } from "@im-core/sequence/entry";
 import { type ServiceOptions, type ServiceProcess, startService } from "@im-core/testkit";
+import { benchAuthTokens } from "./bodies.js";
 import { scrape } from "./metrics.js";
 import type { BenchOptions } from "./options.js";
 
@@ -70,7 +71,7 @@ export class BenchServers {
       dataDir: join(this.dir, "logs", app),
       ready: "/readyz",
       readyTimeoutMs: 30_000,
-      env: { AUTH_DISABLED: "true", LOG_LEVEL: "info", ...env },
+      env: { AUTH_TOKENS: benchAuthTokens, LOG_LEVEL: "info", ...env },
     });
     this.log(`bench: ${app} ready after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     // Rows are labelled with this pass's Node: the service itself (prom-client's nodejs_version_info)
