@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { BackupConversation } from "@im-core/stores/mysql";
 
 /** A conversation as the stores see it: its Redis key, and its backup row's identity. */
@@ -54,7 +54,7 @@ class Conversation implements ConversationRef {
    * backup first needs it (a first touch, a re-seed), not on the Redis-only calls that are most of them.
    */
   get id(): string {
-    this.#id ??= createHash("sha256").update(this.#body).digest("hex");
+    this.#id ??= hash("sha256", this.#body, "hex");
     return this.#id;
   }
 }

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { hash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../config.js";
 
@@ -25,7 +25,8 @@ export interface TokenEntry {
 }
 
 function digest(token: string): Buffer {
-  return createHash("sha256").update(token, "utf8").digest();
+  // One-shot: no Hash object per call (every call with a token pays this).
+  return hash("sha256", token, "buffer");
 }
 
 /**
