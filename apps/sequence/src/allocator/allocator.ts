@@ -1,19 +1,14 @@
 import { setMaxListeners } from "node:events";
 import { StoreError } from "@im-core/common";
-import {
-  EpochFencedError,
-  type LockedWork,
-  type LockOptions,
-  type MySqlSequenceBackup,
-} from "@im-core/stores/mysql";
+import type { MySqlSequenceBackup } from "@im-core/stores/mysql";
 import type { RedisSequenceStore } from "@im-core/stores/redis";
 import { type Batch, Coalescer } from "./coalescer.js";
 import type { ConversationRef } from "./conversation.js";
 import { EpochGuard } from "./epochs.js";
+import { Reservations } from "./reservations.js";
 import { SingleFlight } from "./single-flight.js";
 
-/** Numbers stay exact in JavaScript and in Redis Lua (doubles). */
-export const MAX_SEQUENCE = Number.MAX_SAFE_INTEGER;
+export { MAX_SEQUENCE } from "./reservations.js";
 
 /** An inclusive range of consecutive numbers. */
 export interface SequenceRange {
@@ -83,6 +78,7 @@ export class SequenceAllocator {
   readonly #events: AllocatorEvents;
   readonly #lanes: Coalescer<ConversationRef>;
   readonly #prefetches = new SingleFlight<void>();
+  readonly #reservations: Reservations;
 
   constructor(redis: RedisSequenceStore, backup: MySqlSequenceBackup, opts: AllocatorOptions) {
     this.#redis = redis;
@@ -92,6 +88,15 @@ export class SequenceAllocator {
     this.#step = opts.step;
     this.#prefetchBelow = Math.ceil(opts.step * (1 - (opts.prefetchAfter ?? 0.15)));
     this.#onBackgroundError = opts.onBackgroundError ?? (() => {});
+    this.#reservations = new Reservations({
+      redis,
+      backup,
+      epochs: this.#epochs,
+      step: this.#step,
+      prefetchBelow: this.#prefetchBelow,
+      events: this.#events,
+      prefetch: (conversation) => this.#prefetch(conversation),
+    });
     this.#lanes = new Coalescer({
       allocate: (conversation, batch) => this.#allocate(conversation, batch),
       // Near 2^53 a batch may not fit where its first callers would: serve them one by one.
@@ -193,125 +198,15 @@ export class SequenceAllocator {
       // A counter left from an older epoch belongs to a conversation started before: its callers' gates
       // are not asked (they limit new conversations, not re-seeds after a Redis change).
       const seed = reply.status === "seed";
-      const range = await this.#reserveFor(conversation, batch, seed, seed && !reply.known);
+      const range = await this.#reservations.reserveFor(conversation, batch, seed, seed && !reply.known);
       if (range) return range;
-    }
-  }
-
-  /**
-   * Under the conversation's MySQL lock (held until Redis has the result): try again, since another
-   * instance may have made room meanwhile; otherwise commit a ceiling high enough for every caller
-   * waiting, and apply it to Redis together with their allocation (`grant`), so that no other
-   * instance can use up the new room first. Undefined: the epoch moved on, go round again.
-   */
-  async #reserveFor(
-    conversation: ConversationRef,
-    batch: Batch,
-    seed: boolean,
-    gated: boolean,
-  ): Promise<SequenceRange | undefined> {
-    // A seed shares its MySQL round trips with the other seeds of the moment (lockedSeed); the
-    // work is the same: it runs under the conversation's lock either way.
-    const locked = <T>(work: LockedWork<T>, opts: LockOptions) =>
-      seed
-        ? this.#backup.lockedSeed(conversation, work, opts)
-        : this.#backup.locked(conversation.id, work, opts);
-    try {
-      return await locked(
-        async (reserve) => {
-          // Whoever queued while we waited for the lock is served by this round too.
-          batch.absorbQueued();
-          const count = batch.total;
-          const ticket = await this.#epochs.ticket();
-          const reply = await this.#redis.next(ticket, conversation.key, count, this.#prefetchBelow);
-          if (reply.status === "ok") {
-            if (reply.prefetch) this.#prefetch(conversation);
-            return { first: reply.first, last: reply.last };
-          }
-          if (reply.status === "behind") {
-            await this.#epochs.catchUp(reply.epoch);
-            return undefined;
-          }
-          // Whole steps: one MySQL write covers every waiting caller, and keeps ~one write per step.
-          const wanted = Math.ceil(count / this.#step) * this.#step;
-          const reservation = await reserve(conversation, ticket.epoch, (previous) =>
-            Math.min(previous + wanted, MAX_SEQUENCE),
-          );
-          const granted = await this.#redis.grant(
-            ticket,
-            conversation.key,
-            reservation.previous,
-            reservation.ceiling,
-            count,
-          );
-          if (granted.status === "behind") {
-            await this.#epochs.catchUp(granted.epoch);
-            return undefined;
-          }
-          if (granted.status === "reserve") {
-            // The counter is at most the old ceiling, and `wanted` ≥ count above it was committed:
-            // only the 2^53 cap can leave it short.
-            if (reservation.ceiling >= MAX_SEQUENCE) {
-              throw new StoreError(
-                "exhausted",
-                "sequence numbers of this conversation would exceed 2^53 - 1",
-              );
-            }
-            throw new StoreError(
-              "failed_precondition",
-              `Redis counter ${granted.cur} is above MySQL's ceiling ${reservation.previous}: are REDIS_URL and MYSQL_URL a pair?`,
-            );
-          }
-          if (reservation.previous === 0) batch.chargeFirstTouch();
-          this.#events.reservation?.(granted.seeded ? "seed" : "extend");
-          if (reservation.ceiling - granted.last < this.#prefetchBelow) this.#prefetch(conversation);
-          return { first: granted.first, last: granted.last };
-        },
-        // Waiting for a free MySQL connection ends when every caller of the batch gave up; tokens
-        // take turns for it; a seed asks its callers' gates once its turn has come.
-        {
-          signal: batch.signal,
-          seed,
-          turn: batch.turn,
-          ...(gated && batch.turn ? { admit: () => batch.admitFirstTouch() } : {}),
-        },
-      );
-    } catch (error) {
-      if (!(error instanceof EpochFencedError)) throw error;
-      // A newer epoch exists: our counters may be stale copies. Adopt it and go round again.
-      await this.#epochs.catchUp(error.current);
-      return undefined;
     }
   }
 
   #prefetch(conversation: ConversationRef): void {
     this.#prefetches
-      .run(conversation.key, () => this.#reserveAhead(conversation))
+      .run(conversation.key, () => this.#reservations.ahead(conversation))
       .catch(this.#onBackgroundError);
-  }
-
-  /**
-   * In the background, before the block is used up: raise a live counter's ceiling by one step,
-   * unless someone did meanwhile. A missing counter is left to the next request to seed.
-   */
-  async #reserveAhead(conversation: ConversationRef): Promise<void> {
-    try {
-      await this.#backup.locked(conversation.id, async (reserve) => {
-        const ticket = await this.#epochs.ticket();
-        const state = await this.#redis.peek(ticket, conversation.key);
-        // Missing, stale or behind the server: the next request will seed or catch up.
-        if (state === undefined || "status" in state || state.epoch !== ticket.epoch) return;
-        if (state.max - state.cur >= this.#prefetchBelow) return;
-        const reservation = await reserve(conversation, ticket.epoch, (previous) =>
-          Math.min(previous + this.#step, MAX_SEQUENCE),
-        );
-        const applied = await this.#redis.extend(ticket, conversation.key, reservation.ceiling);
-        if (applied.status === "ok") this.#events.reservation?.("ahead");
-      });
-    } catch (error) {
-      if (!(error instanceof EpochFencedError)) throw error;
-      await this.#epochs.catchUp(error.current);
-    }
   }
 }
 

@@ -12,12 +12,14 @@ let run = 0;
 
 /**
  * What happens to the k-th batch of seeds (either instance), at one of its steps: its MySQL connection
- * killed from outside (its locks go with it), or the step failing as a transaction would.
+ * killed from outside (its locks go with it), the step failing as a transaction would, or the epoch
+ * bumped under it as a Redis server change would (a batch then commits rows nobody may be given: every
+ * seed of it is fenced, goes round in the new epoch, and every counter is seeded again).
  */
 const faultArb = fc.oneof(
   fc.constant(undefined),
   fc.record({
-    kind: fc.constantFrom("kill" as const, "fail" as const),
+    kind: fc.constantFrom("kill" as const, "fail" as const, "bump" as const),
     step: fc.constantFrom("locked" as const, "reserving" as const, "committed" as const),
   }),
 );
@@ -52,6 +54,11 @@ describe("first touches in batches, with faults injected into the batches", () =
         const fault = faults[batches - 1];
         if (fault?.step !== step) return;
         if (fault.kind === "fail") throw new Error(`injected failure at ${step}`);
+        if (fault.kind === "bump") {
+          // As another instance seeing a new Redis identity would (the next epochFor bumps it back).
+          await instances[0]!.backup.epochFor(`bumped-${run}-${batches}`);
+          return;
+        }
         await admin.query(`KILL ${batch.threadId}`);
       };
       const d = await testDeployment(mysqlUrl);

@@ -19,6 +19,9 @@ export function createMySqlPool(url: string, opts: MySqlPoolOptions = {}): Pool 
     connectionLimit: opts.connectionLimit ?? DEFAULT_CONNECTION_LIMIT,
     connectTimeout: opts.connectTimeoutMs ?? 2_000,
     enableKeepAlive: true,
+    // A batch of seeds sends its lock, read and write statements in few round trips (seed-statements.ts).
+    // Every query of the package passes its values through the driver's escaping.
+    multipleStatements: true,
     // A dead server must fail requests, not park them in an unbounded queue. Reservations never
     // get here in numbers: they wait for a slot in MySqlSequenceBackup first (see Slots).
     queueLimit: 100,

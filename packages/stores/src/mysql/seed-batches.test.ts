@@ -1,7 +1,7 @@
 import { type MariaDbServer, startMariaDb } from "@im-core/testkit";
 import { createConnection } from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { BackupConversation } from "./ceilings.js";
+import { type BackupConversation, EpochFencedError } from "./ceilings.js";
 import { migrateDatabase } from "./migrate.js";
 import { createMySqlPool } from "./pool.js";
 import type { SeedBatchStepHook } from "./seed-batches.js";
@@ -125,6 +125,52 @@ describe("batches of seeds", () => {
       await pool.end();
     },
   );
+
+  it("a batch mixing epochs commits the seeds of the current epoch; an older epoch's seed is fenced and writes nothing", async () => {
+    const log = stepLog();
+    const { pool, backup: b, epoch } = await backup({ seedBatch: { onStep: log.onStep } });
+    const [older, current] = [conv(501), conv(502)];
+    const outcomes = await Promise.allSettled([
+      b.lockedSeed(older, (reserve) => reserve(older, epoch - 1, (p) => p + 4)),
+      b.lockedSeed(current, (reserve) => reserve(current, epoch, (p) => p + 4)),
+    ]);
+    expect((outcomes[0] as PromiseRejectedResult).reason).toBeInstanceOf(EpochFencedError);
+    expect(outcomes[1]).toEqual({ status: "fulfilled", value: { previous: 0, ceiling: 4 } });
+    expect(await Promise.all([older, current].map((c) => b.ceiling(c.id)))).toEqual([0, 4]);
+    expect(log.steps.filter((s) => s.step === "reserving")).toHaveLength(1);
+    await pool.end();
+  });
+
+  it("a batch behind an epoch bump is fenced whole: what it wrote is a gap nobody is given", async () => {
+    const { pool, backup: b, epoch } = await backup();
+    const bumped = await b.epochFor("run-b");
+    const [c1, c2] = [conv(511), conv(512)];
+    const outcomes = await Promise.allSettled(
+      [c1, c2].map((c) => b.lockedSeed(c, (reserve) => reserve(c, epoch, (p) => p + 4))),
+    );
+    for (const o of outcomes) {
+      expect((o as PromiseRejectedResult).reason).toMatchObject({ expected: epoch, current: bumped });
+    }
+    // Going round in the new epoch continues above the gap.
+    const again = await b.lockedSeed(c1, (reserve) => reserve(c1, bumped, (p) => p + 4));
+    expect(again).toEqual({ previous: 4, ceiling: 8 });
+    await pool.end();
+  });
+
+  it("a second reservation of a seed under the same lock starts from the ceiling its first one committed", async () => {
+    const { pool, backup: b, epoch } = await backup();
+    const c = conv(601);
+    const both = await b.lockedSeed(c, async (reserve) => [
+      await reserve(c, epoch, (p) => p + 5),
+      await reserve(c, epoch, (p) => p + 5),
+    ]);
+    expect(both).toEqual([
+      { previous: 0, ceiling: 5 },
+      { previous: 5, ceiling: 10 },
+    ]);
+    expect(await b.ceiling(c.id)).toBe(10);
+    await pool.end();
+  });
 
   it("a caller that gives up while its seed waits for a batch leaves it: no MySQL work is done for it", async () => {
     const log = stepLog();

@@ -1,4 +1,3 @@
-import { drizzle } from "drizzle-orm/mysql2";
 import type { PoolConnection } from "mysql2/promise";
 import {
   type BackupConversation,
@@ -7,9 +6,9 @@ import {
   lockName,
   type Reservation,
   type Reserve,
-  reserveCeilings,
 } from "./ceilings.js";
 import { type BatchLimits, type QueuedSeed, SeedQueue } from "./seed-queue.js";
+import { lockAndRead, writeCeilings } from "./seed-statements.js";
 
 /** Work done holding a conversation's lock (see MySqlSequenceBackup.locked). */
 export type LockedWork<T> = (reserve: Reserve) => Promise<T>;
@@ -31,8 +30,9 @@ export interface SeedBatchHost {
 }
 
 /**
- * A batch reached a step on the connection `threadId`: `locked` (its locks taken, no work run yet),
- * `reserving` (its transaction about to start), `committed` (committed, no work told yet).
+ * A batch reached a step on the connection `threadId`: `locked` (its locks taken and its ceilings read,
+ * no work run yet), `reserving` (its transaction about to be sent), `committed` (committed, no work
+ * told yet).
  */
 export type SeedBatchStepHook = (
   step: "locked" | "reserving" | "committed",
@@ -58,12 +58,13 @@ interface Ask extends CeilingRequest {
 
 /**
  * Seeds (reservations that create a counter: first touches, counters lost with Redis) of many
- * conversations share MySQL round trips. Each batch runs on one connection: one statement takes every
- * conversation's lock without waiting (GET_LOCK(name, 0) each); every seed's work then runs under its
- * lock, concurrently; their reserve calls are held until every work of the batch has either called
- * reserve or finished, then committed in one transaction (reserveCeilings); the locks are released
- * together once every work has finished. A seed whose lock is held elsewhere leaves the batch for the
- * one-by-one path. At most `lanes` batches run at once, each holding a seed slot and a connection slot.
+ * conversations share MySQL round trips. Each batch runs on one connection: one round trip takes every
+ * conversation's lock without waiting (GET_LOCK(name, 0) each) and then reads their committed ceilings
+ * (lockAndRead); every seed's work then runs under its lock, concurrently; their reserve calls are held
+ * until every work of the batch has either called reserve or finished, then committed in one
+ * transaction sent in one round trip (writeCeilings); the locks are released together once every work has
+ * finished. A seed whose lock is held elsewhere leaves the batch for the one-by-one path. At most
+ * `lanes` batches run at once, each holding a seed slot and a connection slot.
  */
 export class SeedBatches {
   readonly #host: SeedBatchHost;
@@ -176,13 +177,19 @@ export class SeedBatches {
     const locks = seeds.map((seed) => seed.lock);
     // Seeds holding their lock on this connection; until the lock statement answered, all of them.
     let held: Seed[] = seeds;
+    // Their committed ceilings, read under their locks (with the locks, in one round trip).
+    let ceilings = new Map<string, number>();
     try {
-      const [rows] = await call("lock", () =>
-        connection.query(`SELECT ${locks.map((_, i) => `GET_LOCK(?, 0) AS l${i}`).join(", ")}`, locks),
+      const read = await call("lock", () =>
+        lockAndRead(
+          connection,
+          locks,
+          seeds.map((seed) => seed.conversation.id),
+        ),
       );
-      const got = (rows as Record<string, number | null>[])[0] ?? {};
-      held = seeds.filter((_, i) => got[`l${i}`] === 1);
-      for (const seed of seeds.filter((_, i) => got[`l${i}`] !== 1)) {
+      ceilings = read.ceilings;
+      held = seeds.filter((_, i) => read.taken[i]);
+      for (const seed of seeds.filter((_, i) => !read.taken[i])) {
         this.#host.alone(seed.conversation.id, seed.work, { signal: seed.signal, turn: seed.turn }).then(
           (value) => settle(seed, { value }),
           (error: unknown) => settle(seed, { error }),
@@ -200,7 +207,7 @@ export class SeedBatches {
       return;
     }
     try {
-      await this.#underLocks(connection, held, call, settle, (name) =>
+      await this.#underLocks(connection, held, ceilings, call, settle, (name) =>
         this.#host.onStep?.(name, {
           threadId: connection.threadId,
           ids: held.map((seed) => seed.conversation.id),
@@ -222,11 +229,11 @@ export class SeedBatches {
   async #underLocks(
     connection: PoolConnection,
     held: readonly Seed[],
+    ceilings: Map<string, number>,
     call: <R>(what: string, run: () => Promise<R>) => Promise<R>,
     settle: (seed: Seed, outcome: { value: unknown } | { error: unknown }) => void,
     step: (name: "reserving" | "committed") => void | Promise<void>,
   ): Promise<void> {
-    const db = drizzle({ client: connection });
     let live = held.length;
     let asks: Ask[] = [];
     let failed: unknown;
@@ -241,7 +248,7 @@ export class SeedBatches {
       }
       call("reserve", async () => {
         await step("reserving");
-        const results = await reserveCeilings(db, batch);
+        const results = await writeCeilings(connection, batch, ceilings);
         await step("committed");
         return results;
       }).then(
@@ -266,6 +273,11 @@ export class SeedBatches {
       held.map(async (seed) => {
         const reserve: Reserve = (conversation, epoch, target) =>
           new Promise((resolve, reject) => {
+            // Only its own conversation's ceiling was read under a lock held here.
+            if (conversation.id !== seed.conversation.id) {
+              reject(new Error(`a seed of ${seed.conversation.id} reserved for ${conversation.id}`));
+              return;
+            }
             asks.push({ conversation, epoch, target, resolve, reject });
             flush();
           });
