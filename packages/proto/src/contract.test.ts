@@ -13,7 +13,17 @@ import {
 const contract = {
   [RegistryService.typeName]: {
     service: RegistryService,
-    rpcs: ["GrantLease", "Register", "Renew", "Unregister", "RevokeLease", "Lookup", "BatchLookup", "Watch"],
+    rpcs: [
+      "GrantLease",
+      "Register",
+      "BatchRegister",
+      "Renew",
+      "Unregister",
+      "RevokeLease",
+      "Lookup",
+      "BatchLookup",
+      "Watch",
+    ],
   },
   [SequenceService.typeName]: {
     service: SequenceService,

@@ -16,11 +16,23 @@ export interface DeviceEntry {
   modRevision: number;
 }
 
+/**
+ * Why an entry changed, as the etcd history of its revision tells: a put replacing an entry on another
+ * gateway node (`taken_over`); a delete in the same revision as the lease's own key (`lease_ended`:
+ * expiry or revoke), beside a put of the same user (`evicted` by the device limit), or alone
+ * (`unregistered`).
+ */
+export type ChangeReason = "taken_over" | "evicted" | "lease_ended" | "unregistered";
+
 export interface ChangeEvent {
   type: "put" | "delete";
   /** The new entry for "put", the removed one for "delete". */
   entry: DeviceEntry;
   revision: number;
+  /** Set for every delete, and for a put that moved the device off another gateway node. */
+  reason?: ChangeReason | undefined;
+  /** For a put that replaced an entry: the entry it replaced (a gateway learns it lost the device). */
+  previous?: DeviceEntry | undefined;
 }
 
 /** The events of one or more whole revisions, and the revision they bring the reader to. */

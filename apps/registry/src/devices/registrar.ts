@@ -39,7 +39,8 @@ const MAX_ROUNDS = 64;
 export class DeviceRegistrar {
   constructor(
     private readonly store: EtcdRegistryStore,
-    private readonly rules: DeviceRules & { defaultTtlSeconds: number },
+    /** The device rules; BatchRegister decides under the same ones. */
+    readonly rules: DeviceRules & { defaultTtlSeconds: number },
     /** Lease grants per caller: each lease costs etcd a keep-alive slot until it expires. */
     private readonly leaseGrants: RateLimiter,
   ) {}

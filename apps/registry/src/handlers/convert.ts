@@ -3,11 +3,19 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   type DeviceLocation,
   DeviceLocationSchema,
+  WatchEvent_Reason,
   WatchEvent_Type,
   type WatchResponse,
   WatchResponseSchema,
 } from "@im-core/proto";
-import type { ChangeBatch, DeviceEntry } from "@im-core/stores/etcd";
+import type { ChangeBatch, ChangeReason, DeviceEntry } from "@im-core/stores/etcd";
+
+const reasons: Record<ChangeReason, WatchEvent_Reason> = {
+  taken_over: WatchEvent_Reason.TAKEN_OVER,
+  evicted: WatchEvent_Reason.EVICTED,
+  lease_ended: WatchEvent_Reason.LEASE_ENDED,
+  unregistered: WatchEvent_Reason.UNREGISTERED,
+};
 
 export function toLocation(entry: DeviceEntry): DeviceLocation {
   return create(DeviceLocationSchema, {
@@ -37,6 +45,8 @@ export function toWatchResponse(batch: ChangeBatch): WatchResponse {
       type: event.type === "put" ? WatchEvent_Type.PUT : WatchEvent_Type.DELETE,
       location: toLocation(event.entry),
       revision: BigInt(event.revision),
+      reason: event.reason ? reasons[event.reason] : WatchEvent_Reason.UNSPECIFIED,
+      ...(event.previous ? { previous: toLocation(event.previous) } : {}),
     })),
   });
 }

@@ -3,6 +3,7 @@ import type { RegistryService } from "@im-core/proto";
 import type { EtcdRegistryStore } from "@im-core/stores/etcd";
 import type { RegistryMirror } from "../backends.js";
 import type { DeviceRegistrar } from "../devices/registrar.js";
+import { batchRegisterHandlers } from "./batch-register.js";
 import { deviceHandlers } from "./devices.js";
 import { leaseHandlers } from "./leases.js";
 import { lookupHandlers } from "./lookup.js";
@@ -28,6 +29,7 @@ export function registryHandlers(deps: RegistryDeps): ServiceImpl<typeof Registr
   return {
     ...leaseHandlers(deps),
     ...deviceHandlers(deps),
+    ...batchRegisterHandlers(deps),
     ...lookupHandlers(deps),
     ...watchHandlers(deps),
   };

@@ -27,17 +27,17 @@ export function requireTtl(ttlSeconds: number): number {
 }
 
 /** Checks a list of user IDs (at most 1,000), answering them without duplicates. */
-export function requireUserIds(userIds: readonly string[]): readonly string[] {
+export function requireUserIds(userIds: readonly string[], field = "user_ids"): readonly string[] {
   if (userIds.length > MAX_USERS_PER_CALL) {
-    throw invalidArgument("user_ids", `at most ${MAX_USERS_PER_CALL} entries, got ${userIds.length}`);
+    throw invalidArgument(field, `at most ${MAX_USERS_PER_CALL} entries, got ${userIds.length}`);
   }
   for (let i = 0; i < userIds.length; i++) {
     const id = userIds[i]!;
     try {
-      validateId("user_ids", id);
+      validateId(field, id);
     } catch {
       // Named with its index only when it fails, so a valid list builds no field names.
-      validateId(`user_ids[${i}]`, id);
+      validateId(`${field}[${i}]`, id);
     }
   }
   return userIds.length === 1 ? userIds : [...new Set(userIds)];

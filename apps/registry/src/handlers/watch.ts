@@ -1,8 +1,10 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { type WatchRequest, type WatchResponse, WatchResponseSchema } from "@im-core/proto";
+import { callerKey } from "@im-core/service-kit";
 import type { WatchHandle } from "@im-core/stores/etcd";
 import { Subscription } from "@im-core/stores/mirror";
+import { requireOwnWatch } from "../access.js";
 import { toWatchResponse } from "./convert.js";
 import type { RegistryDeps } from "./index.js";
 import { requireRevision, requireUserIds } from "./validate.js";
@@ -21,15 +23,17 @@ export function watchHandlers(deps: RegistryDeps) {
   async function openFeed(
     start: number | undefined,
     users: ReadonlySet<string> | undefined,
+    gateways: ReadonlySet<string> | undefined,
     signal: AbortSignal,
   ) {
-    const shared = deps.mirror.subscribe(start, users, deps.onWatchLag);
+    const shared = deps.mirror.subscribe(start, users, deps.onWatchLag, gateways);
     if (shared) return shared;
     if (start !== undefined) await deps.store.assertHistoryFrom(start, { signal });
     const from = start ?? (await deps.store.currentRevision({ signal })) + 1;
     let handle: WatchHandle | undefined;
     const subscription = new Subscription({
       users,
+      gateways,
       fromRevision: from,
       maxBacklog: deps.watchBacklog,
       onClose: () => handle?.close(),
@@ -45,6 +49,12 @@ export function watchHandlers(deps: RegistryDeps) {
   return {
     async *watch(request: WatchRequest, context: HandlerContext): AsyncGenerator<WatchResponse> {
       const users = request.userIds.length > 0 ? new Set(requireUserIds(request.userIds)) : undefined;
+      // Gateway nodes are addresses, checked like user ids (non-empty, bounded, no control characters).
+      const gateways =
+        request.gatewayNodes.length > 0
+          ? new Set(requireUserIds(request.gatewayNodes, "gateway_nodes"))
+          : undefined;
+      requireOwnWatch(context.values.get(callerKey), request.gatewayNodes);
       const start = requireRevision(request.startRevision, "start_revision") || undefined;
       const stop = () => feed?.subscription.close();
       let feed: Feed | undefined;
@@ -52,7 +62,7 @@ export function watchHandlers(deps: RegistryDeps) {
       deps.draining.addEventListener("abort", stop);
       try {
         if (deps.draining.aborted) throw shuttingDown(start === undefined ? undefined : start - 1);
-        feed = await openFeed(start, users, context.signal);
+        feed = await openFeed(start, users, gateways, context.signal);
         if (context.signal.aborted) return;
         if (deps.draining.aborted) throw shuttingDown(feed.startsAfter);
         yield create(WatchResponseSchema, { revision: BigInt(feed.startsAfter) });

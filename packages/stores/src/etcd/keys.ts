@@ -24,14 +24,25 @@ export class KeyLayout {
   /** `<root>leases/<lease id>`: the gateway node a lease was granted to, attached to the lease itself. */
   readonly leasesPrefix: string;
 
+  /** Every key of the registry: device entries and lease owners. */
+  readonly root: string;
+
   constructor(root: string = DEFAULT_ROOT) {
     if (!root.endsWith("/")) throw new Error(`etcd key root must end with "/": ${root}`);
+    this.root = root;
     this.devicesPrefix = `${root}devices/`;
     this.leasesPrefix = `${root}leases/`;
   }
 
   leaseKey(leaseId: bigint): string {
     return `${this.leasesPrefix}${leaseId}`;
+  }
+
+  /** The lease a lease-owner key belongs to, or undefined for any other key. */
+  parseLease(key: string): bigint | undefined {
+    if (!key.startsWith(this.leasesPrefix)) return undefined;
+    const id = key.slice(this.leasesPrefix.length);
+    return /^[0-9]+$/.test(id) ? BigInt(id) : undefined;
   }
 
   userPrefix(userId: string): string {

@@ -1,6 +1,7 @@
 import { isStoreError } from "@im-core/common";
 import type { Etcd3 } from "etcd3";
 import type { CallOptions, DeviceSnapshot, MirrorSource, WatchHandle, WatchSink } from "../devices.js";
+import * as batch from "./batch.js";
 import { connectEtcd, type Deadline, deadlineFrom } from "./client.js";
 import * as devices from "./devices.js";
 import { KeyLayout } from "./keys.js";
@@ -95,6 +96,16 @@ export class EtcdRegistryStore implements MirrorSource {
   async writeDevice(write: devices.DeviceWrite, options?: CallOptions): Promise<devices.WriteOutcome> {
     try {
       return await devices.writeDevice(this.#etcd, this.layout, write, this.#deadline(options));
+    } catch (error) {
+      if (isStoreError(error, "not_found")) this.#leases.forget(write.leaseId);
+      throw error;
+    }
+  }
+
+  /** See {@link batch.writeUsers}: several users' conditional writes on one lease, in one txn. */
+  async writeUsers(write: batch.BatchWrite, options?: CallOptions): Promise<batch.BatchOutcome> {
+    try {
+      return await batch.writeUsers(this.#etcd, this.layout, write, this.#deadline(options));
     } catch (error) {
       if (isStoreError(error, "not_found")) this.#leases.forget(write.leaseId);
       throw error;

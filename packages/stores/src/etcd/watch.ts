@@ -1,21 +1,64 @@
 import { StoreError } from "@im-core/common";
 import type { Etcd3, IEvent, IWatchResponse } from "etcd3";
-import type { ChangeEvent, DeviceEntry, WatchHandle, WatchSink } from "../devices.js";
+import type { ChangeEvent, ChangeReason, DeviceEntry, WatchHandle, WatchSink } from "../devices.js";
 import { entryFromKv } from "./entries.js";
 import type { KeyLayout } from "./keys.js";
 
-function eventFrom(layout: KeyLayout, event: IEvent): ChangeEvent | undefined {
+/** What else happened in one revision: the reasons of its deletes come from it. */
+interface RevisionContext {
+  /** Leases whose owner key was deleted: they expired or were revoked in this revision. */
+  endedLeases: Set<bigint>;
+  /** Users with a device put in this revision: a delete beside one is the device limit's eviction. */
+  putUsers: Set<string>;
+}
+
+function contextsOf(layout: KeyLayout, events: readonly IEvent[]): Map<number, RevisionContext> {
+  const contexts = new Map<number, RevisionContext>();
+  for (const event of events) {
+    const revision = Number(event.kv.mod_revision);
+    let context = contexts.get(revision);
+    if (!context) {
+      context = { endedLeases: new Set(), putUsers: new Set() };
+      contexts.set(revision, context);
+    }
+    const key = event.kv.key.toString("utf8");
+    if (event.type === "Put") {
+      const ids = layout.parse(key);
+      if (ids) context.putUsers.add(ids.userId);
+    } else {
+      const lease = layout.parseLease(key);
+      if (lease !== undefined) context.endedLeases.add(lease);
+    }
+  }
+  return contexts;
+}
+
+function eventFrom(
+  layout: KeyLayout,
+  event: IEvent,
+  context: RevisionContext | undefined,
+): ChangeEvent | undefined {
   const revision = Number(event.kv.mod_revision);
   if (event.type === "Put") {
     const entry = entryFromKv(layout, event.kv);
-    return entry && { type: "put", entry, revision };
+    if (!entry) return undefined;
+    const previous = event.prev_kv ? entryFromKv(layout, event.prev_kv) : undefined;
+    if (!previous) return { type: "put", entry, revision };
+    const reason: ChangeReason | undefined =
+      previous.gatewayNode !== entry.gatewayNode ? "taken_over" : undefined;
+    return { type: "put", entry, revision, previous, reason };
   }
   const ids = layout.parse(event.kv.key.toString("utf8"));
   if (!ids) return undefined;
   // Without the previous value (never expected with prev_kv on) the event still names the device.
   const previous: DeviceEntry | undefined = event.prev_kv ? entryFromKv(layout, event.prev_kv) : undefined;
   const entry = previous ?? { ...ids, gatewayNode: "", connectedAtMs: 0, leaseId: 0n, modRevision: 0 };
-  return { type: "delete", entry, revision };
+  const reason: ChangeReason = context?.endedLeases.has(entry.leaseId)
+    ? "lease_ended"
+    : context?.putUsers.has(entry.userId)
+      ? "evicted"
+      : "unregistered";
+  return { type: "delete", entry, revision, reason };
 }
 
 /**
@@ -77,7 +120,9 @@ export function watchDevices(
   readWatchResponses(etcd);
   const watcher = etcd
     .watch()
-    .prefix(layout.devicesPrefix)
+    // The whole root, not only devices: a lease's owner key goes in the same revision as the entries on
+    // it, which is how a delete by expiry or revoke is told from an unregister.
+    .prefix(layout.root)
     .withPreviousKV()
     .startRevision(String(fromRevision))
     .watcher();
@@ -97,7 +142,10 @@ export function watchDevices(
   watcher.on("data", (response: IWatchResponse) => {
     // An empty response is a progress notification; etcd may send it mid catch-up, so it proves nothing.
     if (closed || response.events.length === 0) return;
-    const events = response.events.flatMap((e) => eventFrom(layout, e) ?? []);
+    const contexts = contextsOf(layout, response.events);
+    const events = response.events.flatMap(
+      (e) => eventFrom(layout, e, contexts.get(Number(e.kv.mod_revision))) ?? [],
+    );
     const revision = Number(response.events.at(-1)!.kv.mod_revision);
     next = revision + 1;
     if (events.length > 0) sink.batch({ revision, events });

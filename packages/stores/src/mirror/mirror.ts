@@ -176,12 +176,19 @@ export class DeviceMirror<V = DeviceEntry> {
     fromRevision: number | undefined,
     users?: ReadonlySet<string>,
     onOverflow?: () => void,
+    gateways?: ReadonlySet<string>,
   ): { subscription: Subscription; startsAfter: number } | undefined {
     if (!this.live) return undefined;
     const from = fromRevision ?? this.#applied + 1;
     if ((!this.#history.covers(from) && from <= this.#applied) || from > this.#applied + 1) return undefined;
     const subscription = this.#subscribers.add(
-      { users, fromRevision: from, maxBacklog: this.#maxBacklog, ...(onOverflow ? { onOverflow } : {}) },
+      {
+        users,
+        gateways,
+        fromRevision: from,
+        maxBacklog: this.#maxBacklog,
+        ...(onOverflow ? { onOverflow } : {}),
+      },
       this.#history.since(from),
     );
     return { subscription, startsAfter: from - 1 };

@@ -4,6 +4,11 @@ import type { ChangeBatch, ChangeEvent } from "../devices.js";
 export interface SubscriptionOptions {
   /** Only events of these users; undefined means every user. */
   users?: ReadonlySet<string> | undefined;
+  /**
+   * Only events of entries on these gateway nodes, or that were on one just before (a put that took the
+   * device over from it); undefined means every node.
+   */
+  gateways?: ReadonlySet<string> | undefined;
   /** Events before this revision are dropped (a resume point inside a batch). */
   fromRevision?: number;
   /** Most undelivered events before the subscriber is cut off. */
@@ -41,8 +46,13 @@ export class Subscription implements AsyncIterable<ChangeBatch> {
 
   push(batch: ChangeBatch): void {
     if (this.ended || this.failure) return;
-    const { users, fromRevision = 0 } = this.options;
-    const keep = (e: ChangeEvent) => e.revision >= fromRevision && (!users || users.has(e.entry.userId));
+    const { users, gateways, fromRevision = 0 } = this.options;
+    const keep = (e: ChangeEvent) =>
+      e.revision >= fromRevision &&
+      (!users || users.has(e.entry.userId)) &&
+      (!gateways ||
+        gateways.has(e.entry.gatewayNode) ||
+        (e.previous !== undefined && gateways.has(e.previous.gatewayNode)));
     const events = batch.events.every(keep) ? batch.events : batch.events.filter(keep);
     if (events.length === 0) return;
     this.backlog += events.length;

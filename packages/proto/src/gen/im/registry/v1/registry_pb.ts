@@ -16,8 +16,8 @@
 // UNAVAILABLE (etcd unreachable within the call's deadline; safe to retry),
 // UNAUTHENTICATED / PERMISSION_DENIED (missing token / role not allowed).
 //
-// A gateway's token names the gateway nodes it acts for. GrantLease, Register, Renew, Unregister and
-// RevokeLease answer PERMISSION_DENIED, and change nothing, when the request names another gateway
+// A gateway's token names the gateway nodes it acts for. GrantLease, Register, BatchRegister, Renew,
+// Unregister and RevokeLease answer PERMISSION_DENIED, and change nothing, when the request names another gateway
 // node, or a lease that was not granted to one of the token's nodes; a token bound to nodes must set
 // Unregister's `gateway_node`. A token for any node (`*`) is not restricted.
 
@@ -31,7 +31,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file im/registry/v1/registry.proto.
  */
 export const file_im_registry_v1_registry: GenFile = /*@__PURE__*/
-  fileDesc("Ch1pbS9yZWdpc3RyeS92MS9yZWdpc3RyeS5wcm90bxIOaW0ucmVnaXN0cnkudjEijgEKDkRldmljZUxvY2F0aW9uEg8KB3VzZXJfaWQYASABKAkSEQoJZGV2aWNlX2lkGAIgASgJEhQKDGdhdGV3YXlfbm9kZRgDIAEoCRIwCgxjb25uZWN0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCGxlYXNlX2lkGAUgASgDIj4KEUdyYW50TGVhc2VSZXF1ZXN0EhQKDGdhdGV3YXlfbm9kZRgBIAEoCRITCgt0dGxfc2Vjb25kcxgCIAEoBSI7ChJHcmFudExlYXNlUmVzcG9uc2USEAoIbGVhc2VfaWQYASABKAMSEwoLdHRsX3NlY29uZHMYAiABKAUiXQoPUmVnaXN0ZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEQoJZGV2aWNlX2lkGAIgASgJEhQKDGdhdGV3YXlfbm9kZRgDIAEoCRIQCghsZWFzZV9pZBgEIAEoAyKcAQoQUmVnaXN0ZXJSZXNwb25zZRIQCghsZWFzZV9pZBgBIAEoAxITCgt0dGxfc2Vjb25kcxgCIAEoBRIwCgxjb25uZWN0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KB2V2aWN0ZWQYBCADKAsyHi5pbS5yZWdpc3RyeS52MS5EZXZpY2VMb2NhdGlvbiIgCgxSZW5ld1JlcXVlc3QSEAoIbGVhc2VfaWQYASABKAMiJAoNUmVuZXdSZXNwb25zZRITCgt0dGxfc2Vjb25kcxgBIAEoBSJNChFVbnJlZ2lzdGVyUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhEKCWRldmljZV9pZBgCIAEoCRIUCgxnYXRld2F5X25vZGUYAyABKAkiJQoSVW5yZWdpc3RlclJlc3BvbnNlEg8KB3JlbW92ZWQYASABKAgiJgoSUmV2b2tlTGVhc2VSZXF1ZXN0EhAKCGxlYXNlX2lkGAEgASgDIhUKE1Jldm9rZUxlYXNlUmVzcG9uc2UiIAoNTG9va3VwUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIlMKDkxvb2t1cFJlc3BvbnNlEi8KB2RldmljZXMYASADKAsyHi5pbS5yZWdpc3RyeS52MS5EZXZpY2VMb2NhdGlvbhIQCghyZXZpc2lvbhgCIAEoAyImChJCYXRjaExvb2t1cFJlcXVlc3QSEAoIdXNlcl9pZHMYASADKAkiWAoTQmF0Y2hMb29rdXBSZXNwb25zZRIvCgdkZXZpY2VzGAEgAygLMh4uaW0ucmVnaXN0cnkudjEuRGV2aWNlTG9jYXRpb24SEAoIcmV2aXNpb24YAiABKAMiOAoMV2F0Y2hSZXF1ZXN0EhAKCHVzZXJfaWRzGAEgAygJEhYKDnN0YXJ0X3JldmlzaW9uGAIgASgDIk0KDVdhdGNoUmVzcG9uc2USKgoGZXZlbnRzGAEgAygLMhouaW0ucmVnaXN0cnkudjEuV2F0Y2hFdmVudBIQCghyZXZpc2lvbhgCIAEoAyK8AQoKV2F0Y2hFdmVudBItCgR0eXBlGAEgASgOMh8uaW0ucmVnaXN0cnkudjEuV2F0Y2hFdmVudC5UeXBlEjAKCGxvY2F0aW9uGAIgASgLMh4uaW0ucmVnaXN0cnkudjEuRGV2aWNlTG9jYXRpb24SEAoIcmV2aXNpb24YAyABKAMiOwoEVHlwZRIUChBUWVBFX1VOU1BFQ0lGSUVEEAASDAoIVFlQRV9QVVQQARIPCgtUWVBFX0RFTEVURRACMpsFCg9SZWdpc3RyeVNlcnZpY2USUwoKR3JhbnRMZWFzZRIhLmltLnJlZ2lzdHJ5LnYxLkdyYW50TGVhc2VSZXF1ZXN0GiIuaW0ucmVnaXN0cnkudjEuR3JhbnRMZWFzZVJlc3BvbnNlEk0KCFJlZ2lzdGVyEh8uaW0ucmVnaXN0cnkudjEuUmVnaXN0ZXJSZXF1ZXN0GiAuaW0ucmVnaXN0cnkudjEuUmVnaXN0ZXJSZXNwb25zZRJECgVSZW5ldxIcLmltLnJlZ2lzdHJ5LnYxLlJlbmV3UmVxdWVzdBodLmltLnJlZ2lzdHJ5LnYxLlJlbmV3UmVzcG9uc2USUwoKVW5yZWdpc3RlchIhLmltLnJlZ2lzdHJ5LnYxLlVucmVnaXN0ZXJSZXF1ZXN0GiIuaW0ucmVnaXN0cnkudjEuVW5yZWdpc3RlclJlc3BvbnNlElYKC1Jldm9rZUxlYXNlEiIuaW0ucmVnaXN0cnkudjEuUmV2b2tlTGVhc2VSZXF1ZXN0GiMuaW0ucmVnaXN0cnkudjEuUmV2b2tlTGVhc2VSZXNwb25zZRJMCgZMb29rdXASHS5pbS5yZWdpc3RyeS52MS5Mb29rdXBSZXF1ZXN0Gh4uaW0ucmVnaXN0cnkudjEuTG9va3VwUmVzcG9uc2UiA5ACARJbCgtCYXRjaExvb2t1cBIiLmltLnJlZ2lzdHJ5LnYxLkJhdGNoTG9va3VwUmVxdWVzdBojLmltLnJlZ2lzdHJ5LnYxLkJhdGNoTG9va3VwUmVzcG9uc2UiA5ACARJGCgVXYXRjaBIcLmltLnJlZ2lzdHJ5LnYxLldhdGNoUmVxdWVzdBodLmltLnJlZ2lzdHJ5LnYxLldhdGNoUmVzcG9uc2UwAWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Ch1pbS9yZWdpc3RyeS92MS9yZWdpc3RyeS5wcm90bxIOaW0ucmVnaXN0cnkudjEijgEKDkRldmljZUxvY2F0aW9uEg8KB3VzZXJfaWQYASABKAkSEQoJZGV2aWNlX2lkGAIgASgJEhQKDGdhdGV3YXlfbm9kZRgDIAEoCRIwCgxjb25uZWN0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCGxlYXNlX2lkGAUgASgDIj4KEUdyYW50TGVhc2VSZXF1ZXN0EhQKDGdhdGV3YXlfbm9kZRgBIAEoCRITCgt0dGxfc2Vjb25kcxgCIAEoBSI7ChJHcmFudExlYXNlUmVzcG9uc2USEAoIbGVhc2VfaWQYASABKAMSEwoLdHRsX3NlY29uZHMYAiABKAUiXQoPUmVnaXN0ZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEQoJZGV2aWNlX2lkGAIgASgJEhQKDGdhdGV3YXlfbm9kZRgDIAEoCRIQCghsZWFzZV9pZBgEIAEoAyKcAQoQUmVnaXN0ZXJSZXNwb25zZRIQCghsZWFzZV9pZBgBIAEoAxITCgt0dGxfc2Vjb25kcxgCIAEoBRIwCgxjb25uZWN0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KB2V2aWN0ZWQYBCADKAsyHi5pbS5yZWdpc3RyeS52MS5EZXZpY2VMb2NhdGlvbiJ0ChRCYXRjaFJlZ2lzdGVyUmVxdWVzdBIUCgxnYXRld2F5X25vZGUYASABKAkSEAoIbGVhc2VfaWQYAiABKAMSNAoHZGV2aWNlcxgDIAMoCzIjLmltLnJlZ2lzdHJ5LnYxLkJhdGNoUmVnaXN0ZXJEZXZpY2UiOQoTQmF0Y2hSZWdpc3RlckRldmljZRIPCgd1c2VyX2lkGAEgASgJEhEKCWRldmljZV9pZBgCIAEoCSJ0ChVCYXRjaFJlZ2lzdGVyUmVzcG9uc2USNAoHcmVzdWx0cxgBIAMoCzIjLmltLnJlZ2lzdHJ5LnYxLkJhdGNoUmVnaXN0ZXJSZXN1bHQSEwoLdHRsX3NlY29uZHMYAiABKAUSEAoIcmV2aXNpb24YAyABKAMilwEKE0JhdGNoUmVnaXN0ZXJSZXN1bHQSDAoEY29kZRgBIAEoBRIPCgdtZXNzYWdlGAIgASgJEjAKCGxvY2F0aW9uGAMgASgLMh4uaW0ucmVnaXN0cnkudjEuRGV2aWNlTG9jYXRpb24SLwoHZXZpY3RlZBgEIAMoCzIeLmltLnJlZ2lzdHJ5LnYxLkRldmljZUxvY2F0aW9uIiAKDFJlbmV3UmVxdWVzdBIQCghsZWFzZV9pZBgBIAEoAyIkCg1SZW5ld1Jlc3BvbnNlEhMKC3R0bF9zZWNvbmRzGAEgASgFIk0KEVVucmVnaXN0ZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEQoJZGV2aWNlX2lkGAIgASgJEhQKDGdhdGV3YXlfbm9kZRgDIAEoCSIlChJVbnJlZ2lzdGVyUmVzcG9uc2USDwoHcmVtb3ZlZBgBIAEoCCImChJSZXZva2VMZWFzZVJlcXVlc3QSEAoIbGVhc2VfaWQYASABKAMiFQoTUmV2b2tlTGVhc2VSZXNwb25zZSIgCg1Mb29rdXBSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiUwoOTG9va3VwUmVzcG9uc2USLwoHZGV2aWNlcxgBIAMoCzIeLmltLnJlZ2lzdHJ5LnYxLkRldmljZUxvY2F0aW9uEhAKCHJldmlzaW9uGAIgASgDIiYKEkJhdGNoTG9va3VwUmVxdWVzdBIQCgh1c2VyX2lkcxgBIAMoCSJYChNCYXRjaExvb2t1cFJlc3BvbnNlEi8KB2RldmljZXMYASADKAsyHi5pbS5yZWdpc3RyeS52MS5EZXZpY2VMb2NhdGlvbhIQCghyZXZpc2lvbhgCIAEoAyJPCgxXYXRjaFJlcXVlc3QSEAoIdXNlcl9pZHMYASADKAkSFgoOc3RhcnRfcmV2aXNpb24YAiABKAMSFQoNZ2F0ZXdheV9ub2RlcxgDIAMoCSJNCg1XYXRjaFJlc3BvbnNlEioKBmV2ZW50cxgBIAMoCzIaLmltLnJlZ2lzdHJ5LnYxLldhdGNoRXZlbnQSEAoIcmV2aXNpb24YAiABKAMinwMKCldhdGNoRXZlbnQSLQoEdHlwZRgBIAEoDjIfLmltLnJlZ2lzdHJ5LnYxLldhdGNoRXZlbnQuVHlwZRIwCghsb2NhdGlvbhgCIAEoCzIeLmltLnJlZ2lzdHJ5LnYxLkRldmljZUxvY2F0aW9uEhAKCHJldmlzaW9uGAMgASgDEjEKBnJlYXNvbhgEIAEoDjIhLmltLnJlZ2lzdHJ5LnYxLldhdGNoRXZlbnQuUmVhc29uEjAKCHByZXZpb3VzGAUgASgLMh4uaW0ucmVnaXN0cnkudjEuRGV2aWNlTG9jYXRpb24iOwoEVHlwZRIUChBUWVBFX1VOU1BFQ0lGSUVEEAASDAoIVFlQRV9QVVQQARIPCgtUWVBFX0RFTEVURRACInwKBlJlYXNvbhIWChJSRUFTT05fVU5TUEVDSUZJRUQQABIVChFSRUFTT05fVEFLRU5fT1ZFUhABEhIKDlJFQVNPTl9FVklDVEVEEAISFgoSUkVBU09OX0xFQVNFX0VOREVEEAMSFwoTUkVBU09OX1VOUkVHSVNURVJFRBAEMvkFCg9SZWdpc3RyeVNlcnZpY2USUwoKR3JhbnRMZWFzZRIhLmltLnJlZ2lzdHJ5LnYxLkdyYW50TGVhc2VSZXF1ZXN0GiIuaW0ucmVnaXN0cnkudjEuR3JhbnRMZWFzZVJlc3BvbnNlEk0KCFJlZ2lzdGVyEh8uaW0ucmVnaXN0cnkudjEuUmVnaXN0ZXJSZXF1ZXN0GiAuaW0ucmVnaXN0cnkudjEuUmVnaXN0ZXJSZXNwb25zZRJcCg1CYXRjaFJlZ2lzdGVyEiQuaW0ucmVnaXN0cnkudjEuQmF0Y2hSZWdpc3RlclJlcXVlc3QaJS5pbS5yZWdpc3RyeS52MS5CYXRjaFJlZ2lzdGVyUmVzcG9uc2USRAoFUmVuZXcSHC5pbS5yZWdpc3RyeS52MS5SZW5ld1JlcXVlc3QaHS5pbS5yZWdpc3RyeS52MS5SZW5ld1Jlc3BvbnNlElMKClVucmVnaXN0ZXISIS5pbS5yZWdpc3RyeS52MS5VbnJlZ2lzdGVyUmVxdWVzdBoiLmltLnJlZ2lzdHJ5LnYxLlVucmVnaXN0ZXJSZXNwb25zZRJWCgtSZXZva2VMZWFzZRIiLmltLnJlZ2lzdHJ5LnYxLlJldm9rZUxlYXNlUmVxdWVzdBojLmltLnJlZ2lzdHJ5LnYxLlJldm9rZUxlYXNlUmVzcG9uc2USTAoGTG9va3VwEh0uaW0ucmVnaXN0cnkudjEuTG9va3VwUmVxdWVzdBoeLmltLnJlZ2lzdHJ5LnYxLkxvb2t1cFJlc3BvbnNlIgOQAgESWwoLQmF0Y2hMb29rdXASIi5pbS5yZWdpc3RyeS52MS5CYXRjaExvb2t1cFJlcXVlc3QaIy5pbS5yZWdpc3RyeS52MS5CYXRjaExvb2t1cFJlc3BvbnNlIgOQAgESRgoFV2F0Y2gSHC5pbS5yZWdpc3RyeS52MS5XYXRjaFJlcXVlc3QaHS5pbS5yZWdpc3RyeS52MS5XYXRjaFJlc3BvbnNlMAFiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * Where one device of one user is connected.
@@ -194,6 +194,137 @@ export const RegisterResponseSchema: GenMessage<RegisterResponse> = /*@__PURE__*
   messageDesc(file_im_registry_v1_registry, 4);
 
 /**
+ * @generated from message im.registry.v1.BatchRegisterRequest
+ */
+export type BatchRegisterRequest = Message<"im.registry.v1.BatchRegisterRequest"> & {
+  /**
+   * The gateway node holding every device of the batch.
+   *
+   * @generated from field: string gateway_node = 1;
+   */
+  gatewayNode: string;
+
+  /**
+   * A lease from GrantLease, granted to `gateway_node`; required.
+   *
+   * @generated from field: int64 lease_id = 2;
+   */
+  leaseId: bigint;
+
+  /**
+   * 1 to 1,000 devices; each (user_id, device_id) at most once.
+   *
+   * @generated from field: repeated im.registry.v1.BatchRegisterDevice devices = 3;
+   */
+  devices: BatchRegisterDevice[];
+};
+
+/**
+ * Describes the message im.registry.v1.BatchRegisterRequest.
+ * Use `create(BatchRegisterRequestSchema)` to create a new message.
+ */
+export const BatchRegisterRequestSchema: GenMessage<BatchRegisterRequest> = /*@__PURE__*/
+  messageDesc(file_im_registry_v1_registry, 5);
+
+/**
+ * @generated from message im.registry.v1.BatchRegisterDevice
+ */
+export type BatchRegisterDevice = Message<"im.registry.v1.BatchRegisterDevice"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string device_id = 2;
+   */
+  deviceId: string;
+};
+
+/**
+ * Describes the message im.registry.v1.BatchRegisterDevice.
+ * Use `create(BatchRegisterDeviceSchema)` to create a new message.
+ */
+export const BatchRegisterDeviceSchema: GenMessage<BatchRegisterDevice> = /*@__PURE__*/
+  messageDesc(file_im_registry_v1_registry, 6);
+
+/**
+ * @generated from message im.registry.v1.BatchRegisterResponse
+ */
+export type BatchRegisterResponse = Message<"im.registry.v1.BatchRegisterResponse"> & {
+  /**
+   * One per requested device, in the order of `devices`.
+   *
+   * @generated from field: repeated im.registry.v1.BatchRegisterResult results = 1;
+   */
+  results: BatchRegisterResult[];
+
+  /**
+   * The lease's TTL as granted.
+   *
+   * @generated from field: int32 ttl_seconds = 2;
+   */
+  ttlSeconds: number;
+
+  /**
+   * The highest etcd revision this call wrote (or, if it wrote nothing, that its answers reflect):
+   * Watch from `revision + 1` to follow changes after it.
+   *
+   * @generated from field: int64 revision = 3;
+   */
+  revision: bigint;
+};
+
+/**
+ * Describes the message im.registry.v1.BatchRegisterResponse.
+ * Use `create(BatchRegisterResponseSchema)` to create a new message.
+ */
+export const BatchRegisterResponseSchema: GenMessage<BatchRegisterResponse> = /*@__PURE__*/
+  messageDesc(file_im_registry_v1_registry, 7);
+
+/**
+ * @generated from message im.registry.v1.BatchRegisterResult
+ */
+export type BatchRegisterResult = Message<"im.registry.v1.BatchRegisterResult"> & {
+  /**
+   * The gRPC status code of this device (0 = OK; 3 INVALID_ARGUMENT, 5 NOT_FOUND, 8
+   * RESOURCE_EXHAUSTED, 14 UNAVAILABLE).
+   *
+   * @generated from field: int32 code = 1;
+   */
+  code: number;
+
+  /**
+   * Why it failed, naming the field (`devices[7].device_id: ...`); empty when ok.
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * When ok: the device's entry as registered.
+   *
+   * @generated from field: im.registry.v1.DeviceLocation location = 3;
+   */
+  location?: DeviceLocation | undefined;
+
+  /**
+   * When ok: devices of the same user the `evict_oldest` policy removed to make room; the gateways
+   * holding them should close those connections.
+   *
+   * @generated from field: repeated im.registry.v1.DeviceLocation evicted = 4;
+   */
+  evicted: DeviceLocation[];
+};
+
+/**
+ * Describes the message im.registry.v1.BatchRegisterResult.
+ * Use `create(BatchRegisterResultSchema)` to create a new message.
+ */
+export const BatchRegisterResultSchema: GenMessage<BatchRegisterResult> = /*@__PURE__*/
+  messageDesc(file_im_registry_v1_registry, 8);
+
+/**
  * @generated from message im.registry.v1.RenewRequest
  */
 export type RenewRequest = Message<"im.registry.v1.RenewRequest"> & {
@@ -208,7 +339,7 @@ export type RenewRequest = Message<"im.registry.v1.RenewRequest"> & {
  * Use `create(RenewRequestSchema)` to create a new message.
  */
 export const RenewRequestSchema: GenMessage<RenewRequest> = /*@__PURE__*/
-  messageDesc(file_im_registry_v1_registry, 5);
+  messageDesc(file_im_registry_v1_registry, 9);
 
 /**
  * @generated from message im.registry.v1.RenewResponse
@@ -227,7 +358,7 @@ export type RenewResponse = Message<"im.registry.v1.RenewResponse"> & {
  * Use `create(RenewResponseSchema)` to create a new message.
  */
 export const RenewResponseSchema: GenMessage<RenewResponse> = /*@__PURE__*/
-  messageDesc(file_im_registry_v1_registry, 6);
+  messageDesc(file_im_registry_v1_registry, 10);
 
 /**
  * @generated from message im.registry.v1.UnregisterRequest
@@ -256,7 +387,7 @@ export type UnregisterRequest = Message<"im.registry.v1.UnregisterRequest"> & {
  * Use `create(UnregisterRequestSchema)` to create a new message.
  */
 export const UnregisterRequestSchema: GenMessage<UnregisterRequest> = /*@__PURE__*/
-  messageDesc(file_im_registry_v1_registry, 7);
+  messageDesc(file_im_registry_v1_registry, 11);
 
 /**
  * @generated from message im.registry.v1.UnregisterResponse
@@ -273,7 +404,7 @@ export type UnregisterResponse = Message<"im.registry.v1.UnregisterResponse"> & 
  * Use `create(UnregisterResponseSchema)` to create a new message.
  */
 export const UnregisterResponseSchema: GenMessage<UnregisterResponse> = /*@__PURE__*/
-  messageDesc(file_im_registry_v1_registry, 8);
+  messageDesc(file_im_registry_v1_registry, 12);
 
 /**
  * @generated from message im.registry.v1.RevokeLeaseRequest
@@ -290,7 +421,7 @@ export type RevokeLeaseRequest = Message<"im.registry.v1.RevokeLeaseRequest"> & 
  * Use `create(RevokeLeaseRequestSchema)` to create a new message.
  */
 export const RevokeLeaseRequestSchema: GenMessage<RevokeLeaseRequest> = /*@__PURE__*/
-  messageDesc(file_im_registry_v1_registry, 9);
+  messageDesc(file_im_registry_v1_registry, 13);
 
 /**
  * @generated from message im.registry.v1.RevokeLeaseResponse
@@ -303,7 +434,7 @@ export type RevokeLeaseResponse = Message<"im.registry.v1.RevokeLeaseResponse"> 
  * Use `create(RevokeLeaseResponseSchema)` to create a new message.
  */
 export const RevokeLeaseResponseSchema: GenMessage<RevokeLeaseResponse> = /*@__PURE__*/
-  messageDesc(file_im_registry_v1_registry, 10);
+  messageDesc(file_im_registry_v1_registry, 14);
 
 /**
  * @generated from message im.registry.v1.LookupRequest
@@ -320,7 +451,7 @@ export type LookupRequest = Message<"im.registry.v1.LookupRequest"> & {
  * Use `create(LookupRequestSchema)` to create a new message.
  */
 export const LookupRequestSchema: GenMessage<LookupRequest> = /*@__PURE__*/
-  messageDesc(file_im_registry_v1_registry, 11);
+  messageDesc(file_im_registry_v1_registry, 15);
 
 /**
  * @generated from message im.registry.v1.LookupResponse
@@ -344,7 +475,7 @@ export type LookupResponse = Message<"im.registry.v1.LookupResponse"> & {
  * Use `create(LookupResponseSchema)` to create a new message.
  */
 export const LookupResponseSchema: GenMessage<LookupResponse> = /*@__PURE__*/
-  messageDesc(file_im_registry_v1_registry, 12);
+  messageDesc(file_im_registry_v1_registry, 16);
 
 /**
  * @generated from message im.registry.v1.BatchLookupRequest
@@ -363,7 +494,7 @@ export type BatchLookupRequest = Message<"im.registry.v1.BatchLookupRequest"> & 
  * Use `create(BatchLookupRequestSchema)` to create a new message.
  */
 export const BatchLookupRequestSchema: GenMessage<BatchLookupRequest> = /*@__PURE__*/
-  messageDesc(file_im_registry_v1_registry, 13);
+  messageDesc(file_im_registry_v1_registry, 17);
 
 /**
  * @generated from message im.registry.v1.BatchLookupResponse
@@ -389,7 +520,7 @@ export type BatchLookupResponse = Message<"im.registry.v1.BatchLookupResponse"> 
  * Use `create(BatchLookupResponseSchema)` to create a new message.
  */
 export const BatchLookupResponseSchema: GenMessage<BatchLookupResponse> = /*@__PURE__*/
-  messageDesc(file_im_registry_v1_registry, 14);
+  messageDesc(file_im_registry_v1_registry, 18);
 
 /**
  * @generated from message im.registry.v1.WatchRequest
@@ -408,6 +539,15 @@ export type WatchRequest = Message<"im.registry.v1.WatchRequest"> & {
    * @generated from field: int64 start_revision = 2;
    */
   startRevision: bigint;
+
+  /**
+   * Only events of entries on these gateway nodes (at most 1,000), or that were on one of them just
+   * before the event (a device taken over by another node); empty means every node. Combined with
+   * `user_ids`, an event must match both. Required for a gateway token, and only its own nodes.
+   *
+   * @generated from field: repeated string gateway_nodes = 3;
+   */
+  gatewayNodes: string[];
 };
 
 /**
@@ -415,7 +555,7 @@ export type WatchRequest = Message<"im.registry.v1.WatchRequest"> & {
  * Use `create(WatchRequestSchema)` to create a new message.
  */
 export const WatchRequestSchema: GenMessage<WatchRequest> = /*@__PURE__*/
-  messageDesc(file_im_registry_v1_registry, 15);
+  messageDesc(file_im_registry_v1_registry, 19);
 
 /**
  * @generated from message im.registry.v1.WatchResponse
@@ -439,7 +579,7 @@ export type WatchResponse = Message<"im.registry.v1.WatchResponse"> & {
  * Use `create(WatchResponseSchema)` to create a new message.
  */
 export const WatchResponseSchema: GenMessage<WatchResponse> = /*@__PURE__*/
-  messageDesc(file_im_registry_v1_registry, 16);
+  messageDesc(file_im_registry_v1_registry, 20);
 
 /**
  * @generated from message im.registry.v1.WatchEvent
@@ -459,6 +599,18 @@ export type WatchEvent = Message<"im.registry.v1.WatchEvent"> & {
    * @generated from field: int64 revision = 3;
    */
   revision: bigint;
+
+  /**
+   * @generated from field: im.registry.v1.WatchEvent.Reason reason = 4;
+   */
+  reason: WatchEvent_Reason;
+
+  /**
+   * TYPE_PUT replacing an entry (a move or re-registration): the entry it replaced.
+   *
+   * @generated from field: im.registry.v1.DeviceLocation previous = 5;
+   */
+  previous?: DeviceLocation | undefined;
 };
 
 /**
@@ -466,7 +618,7 @@ export type WatchEvent = Message<"im.registry.v1.WatchEvent"> & {
  * Use `create(WatchEventSchema)` to create a new message.
  */
 export const WatchEventSchema: GenMessage<WatchEvent> = /*@__PURE__*/
-  messageDesc(file_im_registry_v1_registry, 17);
+  messageDesc(file_im_registry_v1_registry, 21);
 
 /**
  * @generated from enum im.registry.v1.WatchEvent.Type
@@ -496,7 +648,57 @@ export enum WatchEvent_Type {
  * Describes the enum im.registry.v1.WatchEvent.Type.
  */
 export const WatchEvent_TypeSchema: GenEnum<WatchEvent_Type> = /*@__PURE__*/
-  enumDesc(file_im_registry_v1_registry, 17, 0);
+  enumDesc(file_im_registry_v1_registry, 21, 0);
+
+/**
+ * Why the event happened, as far as etcd's history of that revision tells.
+ *
+ * @generated from enum im.registry.v1.WatchEvent.Reason
+ */
+export enum WatchEvent_Reason {
+  /**
+   * A registration that replaced no entry on another gateway node, or a cause the history cannot
+   * tell (an event older than this field).
+   *
+   * @generated from enum value: REASON_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * TYPE_PUT: the device registered on another gateway node; `previous` is where it was.
+   *
+   * @generated from enum value: REASON_TAKEN_OVER = 1;
+   */
+  TAKEN_OVER = 1,
+
+  /**
+   * TYPE_DELETE: removed by the device limit (`evict_oldest`) to make room for another device of
+   * the same user registered in the same revision.
+   *
+   * @generated from enum value: REASON_EVICTED = 2;
+   */
+  EVICTED = 2,
+
+  /**
+   * TYPE_DELETE: its lease expired or was revoked (etcd does not tell the two apart).
+   *
+   * @generated from enum value: REASON_LEASE_ENDED = 3;
+   */
+  LEASE_ENDED = 3,
+
+  /**
+   * TYPE_DELETE: removed by Unregister.
+   *
+   * @generated from enum value: REASON_UNREGISTERED = 4;
+   */
+  UNREGISTERED = 4,
+}
+
+/**
+ * Describes the enum im.registry.v1.WatchEvent.Reason.
+ */
+export const WatchEvent_ReasonSchema: GenEnum<WatchEvent_Reason> = /*@__PURE__*/
+  enumDesc(file_im_registry_v1_registry, 21, 1);
 
 /**
  * @generated from service im.registry.v1.RegistryService
@@ -531,6 +733,28 @@ export const RegistryService: GenService<{
     methodKind: "unary";
     input: typeof RegisterRequestSchema;
     output: typeof RegisterResponseSchema;
+  },
+  /**
+   * Registers up to 1,000 devices of one gateway node on one shared lease (a gateway reconnecting its
+   * devices after a restart or a lost lease). Each device is decided as Register decides it (a move is
+   * always allowed; the device limit and its evictions stay atomic per user), but the devices of many
+   * users share one etcd transaction, so the call costs a few transactions instead of one per device.
+   * Registering a device that is already registered to the same gateway node on the same lease is ok
+   * and changes nothing (idempotent: a retried batch is safe).
+   * `results[i]` answers `devices[i]`: ok with the entry and any devices the limit evicted, or its own
+   * error code (RESOURCE_EXHAUSTED under policy `reject`; INVALID_ARGUMENT naming
+   * `devices[i].user_id` / `devices[i].device_id`, or a duplicate of an earlier device in the batch;
+   * NOT_FOUND if the lease ended during the call; UNAVAILABLE when etcd did not answer for it in time:
+   * retry it). Errors of the whole call: INVALID_ARGUMENT for no devices, more than 1,000, a bad
+   * `gateway_node` or a missing `lease_id`; NOT_FOUND if the lease does not exist; PERMISSION_DENIED as
+   * for Register.
+   *
+   * @generated from rpc im.registry.v1.RegistryService.BatchRegister
+   */
+  batchRegister: {
+    methodKind: "unary";
+    input: typeof BatchRegisterRequestSchema;
+    output: typeof BatchRegisterResponseSchema;
   },
   /**
    * Keeps a lease alive once (a heartbeat: call every TTL/3) and answers its remaining TTL.
@@ -595,6 +819,9 @@ export const RegistryService: GenService<{
    * none is repeated. Without `start_revision` the stream starts with the first change after the call.
    * The first response is sent as soon as the stream is established and may carry no events: its
    * `revision` is the one the stream starts after.
+   * With `gateway_nodes`, a gateway follows its own devices: every event whose entry is, or was just
+   * before the event, on one of those nodes; `reason` tells why a device left it. A gateway token may
+   * Watch only with `gateway_nodes`, and only naming its own nodes (PERMISSION_DENIED otherwise).
    * Errors: OUT_OF_RANGE if `start_revision` has been compacted away: re-read with Lookup /
    * BatchLookup (their `revision` tells where to watch from) and watch again;
    * RESOURCE_EXHAUSTED if the instance has too many open streams or the client falls too far behind;
