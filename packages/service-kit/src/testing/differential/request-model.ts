@@ -29,6 +29,8 @@ function requestInit(method: DescMethod, directive: string): Record<string, unkn
       return { gatewayNode: directive, ttlSeconds: 30 };
     case "RegistryService/Register":
       return { userId: directive, deviceId: "phone", gatewayNode: "gw-1", leaseId: 7n };
+    case "RegistryService/BatchRegister":
+      return { gatewayNode: "gw-1", leaseId: 7n, devices: [{ userId: directive, deviceId: "phone" }] };
     case "RegistryService/Unregister":
       return { userId: directive, deviceId: "phone", gatewayNode: "gw-1" };
     case "RegistryService/Renew":

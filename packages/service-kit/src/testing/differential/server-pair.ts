@@ -27,6 +27,7 @@ export const ACCESS: Record<"registry" | "sequence", AccessPolicy> = {
   registry: {
     GrantLease: ["gateway"],
     Register: ["gateway"],
+    BatchRegister: ["gateway"],
     Renew: ["gateway"],
     Unregister: ["gateway"],
     RevokeLease: ["gateway", "admin"],

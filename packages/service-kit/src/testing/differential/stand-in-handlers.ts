@@ -149,6 +149,16 @@ export function registryHandlers(log: HandlerLog): Partial<ServiceImpl<typeof Re
         evicted: devices(request.userId, n - 1, roleOf(context)),
       };
     },
+    async batchRegister(request, context) {
+      const userId = request.devices[0]?.userId ?? "";
+      const n = await obey("BatchRegister", userId, context, log);
+      if (n === 0) return {};
+      return {
+        results: [{ evicted: devices(userId, n - 1, roleOf(context)) }],
+        ttlSeconds: ROLE_NUMBER[roleOf(context)]!,
+        revision: 42n,
+      };
+    },
     async renew(request, context) {
       const n = await obey("Renew", directiveAt(request.leaseId), context, log);
       return n === 0
