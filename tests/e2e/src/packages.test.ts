@@ -6,6 +6,7 @@ import { REPO, run } from "./testing/process.js";
 /** Every workspace package that builds a dist/: what its tarball (and so a bundle) may carry. */
 const built = [
   "packages/common",
+  "packages/gateway-kit",
   "packages/proto",
   "packages/service-kit",
   "packages/stores",

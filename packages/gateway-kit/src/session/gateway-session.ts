@@ -1,0 +1,275 @@
+import { setMaxListeners } from "node:events";
+import { type Client, Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import { type DeviceLocation, RegistryService } from "@im-core/proto/registry/v1";
+import { type DropEvent, type DropFeed, Emitter, type SessionEvents } from "./events.js";
+import { type BulkRegistrar, type Device, registerOneByOne } from "./registrar.js";
+
+export interface GatewaySessionOptions {
+  /** The registry: a client of the generated RegistryService, or a transport to make one with. */
+  registry: Client<typeof RegistryService> | Transport;
+  /** This gateway's node, as its token names it (e.g. "10.0.0.7:9000"). */
+  gatewayNode: string;
+  /** Lease TTL asked of GrantLease; 0 (default) means the service's default (90 s). */
+  ttlSeconds?: number;
+  /** Renewals come every TTL/3 shortened by up to this fraction, so gateways spread out. Default 0.1. */
+  jitter?: number;
+  /** Deadline of each registry call. Default 5,000 ms. */
+  timeoutMs?: number;
+  /** Register calls in flight while re-registering after a lease loss. Default 32. */
+  registerConcurrency?: number;
+  /** How devices are re-registered in bulk; the seam for BatchRegister. Default {@link registerOneByOne}. */
+  bulkRegistrar?: BulkRegistrar;
+  /** Extra drop events (takeovers, expiry); the seam for the Watch filter by gateway node. */
+  dropFeed?: DropFeed;
+}
+
+const key = (userId: string, deviceId: string) => `${userId}\0${deviceId}`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * One gateway node's presence in the registry: one lease shared by all its devices, renewed every TTL/3;
+ * after the lease is lost (expired, revoked, etcd wiped) a new one is granted and every live device is
+ * registered on it again; `close()` revokes it, removing every entry at once.
+ */
+export class GatewaySession {
+  readonly gatewayNode: string;
+  readonly #registry: Client<typeof RegistryService>;
+  readonly #options: GatewaySessionOptions;
+  readonly #bulk: BulkRegistrar;
+  readonly #events = new Emitter<SessionEvents>();
+  /** The devices this gateway holds: what a recovery registers again. */
+  readonly #devices = new Map<string, Device>();
+  readonly #closing = new AbortController();
+  #lease: { id: bigint; ttlSeconds: number } | undefined;
+  #recovery: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  private constructor(options: GatewaySessionOptions) {
+    this.#options = options;
+    this.gatewayNode = options.gatewayNode;
+    // Every call in flight listens to it (a re-registration keeps `registerConcurrency` of them).
+    setMaxListeners(0, this.#closing.signal);
+    this.#registry =
+      "grantLease" in options.registry ? options.registry : createClient(RegistryService, options.registry);
+    this.#bulk =
+      options.bulkRegistrar ??
+      registerOneByOne(this.#registry, {
+        concurrency: options.registerConcurrency ?? 32,
+        timeoutMs: this.#timeoutMs,
+      });
+  }
+
+  /** Grants the lease (retrying while the registry is unreachable) and starts renewing it. */
+  static async open(options: GatewaySessionOptions): Promise<GatewaySession> {
+    const session = new GatewaySession(options);
+    await session.#grant();
+    session.#scheduleRenewal(session.renewIntervalMs);
+    options.dropFeed?.((event) => session.#drop(event), session.#closing.signal);
+    return session;
+  }
+
+  get leaseId(): bigint | undefined {
+    return this.#lease?.id;
+  }
+
+  /** TTL/3 of the current lease, before jitter. */
+  get renewIntervalMs(): number {
+    return ((this.#lease?.ttlSeconds ?? 90) * 1000) / 3;
+  }
+
+  /** How many devices this gateway holds. */
+  get deviceCount(): number {
+    return this.#devices.size;
+  }
+
+  on<K extends keyof SessionEvents>(event: K, listener: (value: SessionEvents[K]) => void): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  /**
+   * Registers a device on the shared lease. It then stays registered across lease losses until it is
+   * unregistered, dropped (see the `drop` event) or the session closes. Fails as Register does; a device
+   * whose registration failed is not kept.
+   */
+  async register(userId: string, deviceId: string): Promise<void> {
+    this.#refuseIfClosed();
+    const device: Device = { userId, deviceId };
+    // In the set before the call: a recovery starting meanwhile registers it too (Register is idempotent).
+    this.#devices.set(key(userId, deviceId), device);
+    try {
+      if (this.#recovery) await this.#recovery;
+      const lease = this.#lease!;
+      try {
+        const answer = await this.#registry.register(
+          { userId, deviceId, gatewayNode: this.gatewayNode, leaseId: lease.id },
+          this.#callOptions(),
+        );
+        this.#evicted(answer.evicted);
+      } catch (error) {
+        if (ConnectError.from(error).code !== Code.NotFound) throw error;
+        // The lease went before its renewal noticed: the recovery registers every device in the set,
+        // this one included.
+        await this.#recover(lease.id);
+      }
+    } catch (error) {
+      this.#devices.delete(key(userId, deviceId));
+      throw ConnectError.from(error);
+    }
+  }
+
+  /**
+   * Removes the device's entry while it still points to this gateway (a device that moved elsewhere
+   * meanwhile is left alone). Answers whether an entry was removed.
+   */
+  async unregister(userId: string, deviceId: string): Promise<boolean> {
+    this.#refuseIfClosed();
+    // After a running recovery, so that it cannot register the device again behind this call.
+    if (this.#recovery) await this.#recovery;
+    this.#devices.delete(key(userId, deviceId));
+    const answer = await this.#registry.unregister(
+      { userId, deviceId, gatewayNode: this.gatewayNode },
+      this.#callOptions(),
+    );
+    return answer.removed;
+  }
+
+  /** Stops renewing and revokes the lease: every entry of this gateway goes in one etcd revision. */
+  async close(): Promise<void> {
+    if (this.#closing.signal.aborted) return;
+    this.#closing.abort();
+    clearTimeout(this.#timer);
+    await this.#recovery?.catch(() => {});
+    this.#devices.clear();
+    const lease = this.#lease;
+    if (!lease) return;
+    try {
+      await this.#registry.revokeLease({ leaseId: lease.id }, { timeoutMs: this.#timeoutMs });
+    } catch (error) {
+      // Already gone is what close wants; anything else the caller should know about.
+      if (ConnectError.from(error).code !== Code.NotFound) throw error;
+    }
+  }
+
+  get #timeoutMs(): number {
+    return this.#options.timeoutMs ?? 5_000;
+  }
+
+  #callOptions() {
+    return { timeoutMs: this.#timeoutMs, signal: this.#closing.signal };
+  }
+
+  #refuseIfClosed(): void {
+    if (this.#closing.signal.aborted)
+      throw new ConnectError("gateway session is closed", Code.FailedPrecondition);
+  }
+
+  /** A lease, retried with backoff while the registry is unreachable or refuses, until it is granted or the session closes. */
+  async #grant(): Promise<void> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        const answer = await this.#registry.grantLease(
+          { gatewayNode: this.gatewayNode, ttlSeconds: this.#options.ttlSeconds ?? 0 },
+          this.#callOptions(),
+        );
+        this.#lease = { id: answer.leaseId, ttlSeconds: answer.ttlSeconds };
+        return;
+      } catch (error) {
+        this.#refuseIfClosed();
+        const failure = ConnectError.from(error);
+        // Refusals that retrying cannot fix go to the caller of open() (or surface from a recovery).
+        if (failure.code === Code.InvalidArgument || failure.code === Code.PermissionDenied) throw failure;
+        if (failure.code === Code.Unauthenticated) throw failure;
+        this.#events.emit("error", failure);
+        await sleep(Math.min(2_000, 100 * 2 ** attempt));
+      }
+    }
+  }
+
+  #scheduleRenewal(delayMs: number): void {
+    if (this.#closing.signal.aborted) return;
+    const jitter = this.#options.jitter ?? 0.1;
+    this.#timer = setTimeout(() => void this.#renew(), delayMs * (1 - jitter * Math.random()));
+  }
+
+  async #renew(): Promise<void> {
+    const lease = this.#lease!;
+    try {
+      await this.#registry.renew({ leaseId: lease.id }, this.#callOptions());
+      this.#scheduleRenewal(this.renewIntervalMs);
+    } catch (error) {
+      if (this.#closing.signal.aborted) return;
+      const failure = ConnectError.from(error);
+      if (failure.code === Code.NotFound) {
+        await this.#recover(lease.id).catch((e: unknown) => this.#events.emit("error", ConnectError.from(e)));
+        this.#scheduleRenewal(this.renewIntervalMs);
+        return;
+      }
+      // Unreachable or slow: try again soon, well within the TTL, so that the lease survives a short
+      // outage and a long one is noticed (NOT_FOUND) soon after the registry is back.
+      this.#events.emit("error", failure);
+      this.#scheduleRenewal(Math.min(500, this.renewIntervalMs / 4));
+    }
+  }
+
+  /** A new lease and every live device on it; one recovery at a time, none for a lease already replaced. */
+  #recover(lostLeaseId: bigint): Promise<void> {
+    if (this.#recovery) return this.#recovery;
+    if (this.#lease?.id !== lostLeaseId) return Promise.resolve();
+    this.#events.emit("leaseLost", { leaseId: lostLeaseId });
+    const run = async () => {
+      const started = performance.now();
+      let pending: Device[] = [];
+      let needLease = true;
+      while (!this.#closing.signal.aborted) {
+        if (needLease) {
+          await this.#grant();
+          pending = [...this.#devices.values()];
+          needLease = false;
+        }
+        // Devices unregistered or dropped since the pass began are not registered again.
+        pending = pending.filter((d) => this.#devices.has(key(d.userId, d.deviceId)));
+        if (pending.length === 0) break;
+        const leaseId = this.#lease!.id;
+        const outcomes = await this.#bulk(pending, {
+          leaseId,
+          gatewayNode: this.gatewayNode,
+          signal: this.#closing.signal,
+        });
+        const retry: Device[] = [];
+        outcomes.forEach((outcome, i) => {
+          const device = pending[i]!;
+          if (outcome.ok) this.#evicted(outcome.evicted);
+          else if (outcome.error.code === Code.NotFound) needLease = true;
+          else if (outcome.error.code === Code.ResourceExhausted)
+            this.#drop({ ...device, reason: "rejected" });
+          else retry.push(device);
+        });
+        if (!needLease && retry.length > 0) await sleep(200);
+        pending = retry;
+      }
+      const lease = this.#lease!;
+      this.#events.emit("recovered", {
+        leaseId: lease.id,
+        devices: this.#devices.size,
+        elapsedMs: performance.now() - started,
+      });
+    };
+    this.#recovery = run().finally(() => {
+      this.#recovery = undefined;
+    });
+    return this.#recovery;
+  }
+
+  /** Devices the device limit evicted: the ones on this gateway are this gateway's to close. */
+  #evicted(evicted: readonly DeviceLocation[]): void {
+    for (const location of evicted) {
+      if (location.gatewayNode !== this.gatewayNode) continue;
+      this.#drop({ userId: location.userId, deviceId: location.deviceId, reason: "evicted", location });
+    }
+  }
+
+  #drop(event: DropEvent): void {
+    if (!this.#devices.delete(key(event.userId, event.deviceId))) return;
+    this.#events.emit("drop", event);
+  }
+}
