@@ -10,7 +10,7 @@ import {
   failedAnswer,
   type HandlerMetadata,
 } from "./answers.js";
-import { declaredLength, headThenRest, RequestBody, resetError } from "./body.js";
+import { headThenRest, RequestBody, resetError } from "./body.js";
 import { abortAtDeadline, callFinished, LeanHandlerContext } from "./handler-context.js";
 import type { LeanMethod, LeanShared } from "./shared.js";
 import { answerByConnect } from "./to-connect.js";
@@ -59,12 +59,13 @@ export class LeanCall implements OverdueCall {
     private readonly format: AnswerFormat,
     /** The client's deadline (Connect's parse of its header), if it set one. */
     private readonly timeoutMs: number | undefined,
+    /** A Connect request's `content-length`, as lean-path.ts read it (it takes only numeric ones). */
+    declared: number | undefined,
     /** The caller's admission (callerKey), or undefined when auth is off or the service is open. */
     private readonly values: ContextValues | undefined,
   ) {
     this.#deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
-    const declared = declaredLength(headers);
-    this.#declared = typeof declared === "number" ? declared : undefined;
+    this.#declared = declared;
     this.#body = new RequestBody(
       format.protocol === "grpc",
       format.binary,

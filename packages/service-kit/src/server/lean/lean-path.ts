@@ -99,9 +99,13 @@ export function createLeanPath(options: LeanPathOptions) {
       !hasUrlAuthority(headers) ||
       !identity(headers["grpc-encoding"]) ||
       !identity(headers["content-encoding"]) ||
-      !identity(headers["connect-content-encoding"]) ||
-      declaredLength(headers) === "invalid"
+      !identity(headers["connect-content-encoding"])
     ) {
+      toAdapter(stream, headers, flags, rawHeaders);
+      return;
+    }
+    const declared = declaredLength(headers);
+    if (declared === "invalid") {
       toAdapter(stream, headers, flags, rawHeaders);
       return;
     }
@@ -139,6 +143,7 @@ export function createLeanPath(options: LeanPathOptions) {
       method,
       compression === null ? format.plain : format.compressed[compression.name]!,
       timeout.timeoutMs,
+      declared,
       admission && "values" in admission ? admission.values : undefined,
     );
     if (admission && "refusal" in admission) call.refuse(admission.refusal);
