@@ -13,8 +13,10 @@ it("the README's example runs against real services and prints what the README s
     env: { ...process.env, REGISTRY_URL: registry().service.url, SEQUENCE_URL: sequence().service.url },
     timeout: 20_000,
   });
-  expect(stdout).toMatch(/^lease \d+, 2 devices, renewing every 10000 ms$/m);
+  expect(stdout).toMatch(/^registered 2 more in one call$/m);
+  expect(stdout).toMatch(/^lease \d+, 3 devices, renewing every 10000 ms$/m);
   expect(stdout).toMatch(/^alice is on phone@gw-example:9000$/m);
   expect(stdout).toMatch(/^ranges 1-1 2-3 4-6$/m);
-  expect(stdout).toMatch(/^after close alice has 0 devices$/m);
+  expect(stdout).toMatch(/^close alice\/phone: taken_over, now on gw-other:9000$/m);
+  expect(stdout).toMatch(/^after close bob has 0 devices$/m);
 });

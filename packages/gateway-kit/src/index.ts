@@ -10,6 +10,7 @@ export {
   type SequenceRange,
 } from "./sequence/batching-client.js";
 export { type ConversationInit, conversationKey, group, privateChat } from "./sequence/conversation.js";
+export { type BatchRegistrarOptions, registerInBatches } from "./session/batch-registrar.js";
 export type { DropEvent, DropFeed, DropReason, SessionEvents } from "./session/events.js";
 export { GatewaySession, type GatewaySessionOptions } from "./session/gateway-session.js";
 export {
@@ -18,3 +19,4 @@ export {
   type RegisterOutcome,
   registerOneByOne,
 } from "./session/registrar.js";
+export { watchOwnDrops } from "./session/watch-drops.js";

@@ -2,12 +2,14 @@ import type { DeviceLocation } from "@im-core/proto/registry/v1";
 
 /**
  * Why this gateway must close a device's connection:
- * - `evicted`: the device limit's `evict_oldest` removed it (from the `evicted` list of a Register);
- * - `rejected`: re-registering it after a lease loss hit the device limit with policy `reject`;
- * - `taken_over` (the device registered on another gateway) and `expired`: reported by a {@link DropFeed},
- *   the seam for the registry's Watch filter by gateway node, which this kit does not have yet.
+ * - `evicted`: the device limit's `evict_oldest` removed it to make room for another device of the user
+ *   (registered here or on another gateway);
+ * - `taken_over`: the device registered on another gateway node;
+ * - `unregistered`: someone else (an operator, an admin tool) unregistered it;
+ * - `rejected`: re-registering it after a lease loss hit the device limit with policy `reject`.
+ * A lost lease is not a drop: the session registers its devices again on a new one.
  */
-export type DropReason = "evicted" | "rejected" | "taken_over" | "expired";
+export type DropReason = "evicted" | "taken_over" | "unregistered" | "rejected";
 
 export interface DropEvent {
   readonly userId: string;
@@ -15,6 +17,8 @@ export interface DropEvent {
   readonly reason: DropReason;
   /** The registry's entry that caused it, when there is one (the evicted entry, the newer location). */
   readonly location?: DeviceLocation;
+  /** The registry revision of the change, when a Watch reported it. */
+  readonly revision?: bigint;
 }
 
 export interface SessionEvents {
@@ -24,15 +28,18 @@ export interface SessionEvents {
   leaseLost: { readonly leaseId: bigint };
   /** After a lease loss: every live device registered again on `leaseId`. */
   recovered: { readonly leaseId: bigint; readonly devices: number; readonly elapsedMs: number };
-  /** A call that failed and will be retried (the registry unreachable, a renewal refused). */
+  /** A call that failed and will be retried (the registry unreachable, a renewal refused, a Watch broken). */
   error: Error;
 }
 
 /**
- * Seam for the registry's Watch filter by gateway node (being added on another branch): a feed that calls
- * `report` for each device of this node that went elsewhere (`taken_over`) or expired, until `signal` aborts.
+ * A source of changes that may take this gateway's devices away, such as the registry's Watch filtered by
+ * gateway node ({@link watchOwnDrops}, the default): it calls `report` for each until `signal` aborts, and
+ * resolves once it follows changes (or has tried once), so that none made after `open()` is missed. The
+ * session checks each report against the registry before it drops the device: a stale report (the device
+ * came back since) drops nothing.
  */
-export type DropFeed = (report: (event: DropEvent) => void, signal: AbortSignal) => void;
+export type DropFeed = (report: (event: DropEvent) => void, signal: AbortSignal) => Promise<void> | void;
 
 type Listener<T> = (value: T) => void;
 

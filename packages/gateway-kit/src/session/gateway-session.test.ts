@@ -1,6 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import { afterEach, describe, expect, it } from "vitest";
-import { grpc, useRegistryService } from "../testing/services.js";
+import { countOnLease, grpc, useRegistryService } from "../testing/services.js";
 import type { DropEvent } from "./events.js";
 import { GatewaySession } from "./gateway-session.js";
 
@@ -36,9 +36,7 @@ async function openWithDevices(devices = DEVICES) {
 /** How many of the users' devices the registry has on this gateway's current lease. */
 async function registeredOnLease(session: GatewaySession, users: string[]): Promise<number> {
   try {
-    const { devices } = await stack().observer.batchLookup({ userIds: users }, { timeoutMs: 1_000 });
-    return devices.filter((d) => d.gatewayNode === session.gatewayNode && d.leaseId === session.leaseId)
-      .length;
+    return await countOnLease(stack().observer, session, users);
   } catch {
     return -1; // the registry itself is still coming back
   }

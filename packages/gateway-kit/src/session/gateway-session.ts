@@ -1,8 +1,19 @@
 import { setMaxListeners } from "node:events";
 import { type Client, Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { type DeviceLocation, RegistryService } from "@im-core/proto/registry/v1";
+import { registerInBatches } from "./batch-registrar.js";
+import { stillOnNode } from "./confirm-drop.js";
 import { type DropEvent, type DropFeed, Emitter, type SessionEvents } from "./events.js";
-import { type BulkRegistrar, type Device, registerOneByOne } from "./registrar.js";
+import { HeldDevices } from "./held-devices.js";
+import { grantWithRetry, type Lease } from "./lease.js";
+import {
+  type BulkRegistrar,
+  type Device,
+  type RegisterOutcome,
+  registerOneByOne,
+  sleep,
+} from "./registrar.js";
+import { watchOwnDrops } from "./watch-drops.js";
 
 export interface GatewaySessionOptions {
   /** The registry: a client of the generated RegistryService, or a transport to make one with. */
@@ -15,16 +26,18 @@ export interface GatewaySessionOptions {
   jitter?: number;
   /** Deadline of each registry call. Default 5,000 ms. */
   timeoutMs?: number;
-  /** Register calls in flight while re-registering after a lease loss. Default 32. */
-  registerConcurrency?: number;
-  /** How devices are re-registered in bulk; the seam for BatchRegister. Default {@link registerOneByOne}. */
+  /**
+   * How `registerAll` and a recovery register many devices. Default {@link registerInBatches}: BatchRegister,
+   * 1,000 devices per call (single Register calls against a registry without it).
+   */
   bulkRegistrar?: BulkRegistrar;
-  /** Extra drop events (takeovers, expiry); the seam for the Watch filter by gateway node. */
-  dropFeed?: DropFeed;
+  /**
+   * Where takeovers, evictions by other gateways and foreign unregistrations come from. Default
+   * {@link watchOwnDrops}: the registry's Watch filtered by this gateway node. `null`: none (drops are
+   * then only the evictions this session's own registrations cause).
+   */
+  dropFeed?: DropFeed | null;
 }
-
-const key = (userId: string, deviceId: string) => `${userId}\0${deviceId}`;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * One gateway node's presence in the registry: one lease shared by all its devices, renewed every TTL/3;
@@ -36,27 +49,25 @@ export class GatewaySession {
   readonly #registry: Client<typeof RegistryService>;
   readonly #options: GatewaySessionOptions;
   readonly #bulk: BulkRegistrar;
+  readonly #registerOne: BulkRegistrar;
   readonly #events = new Emitter<SessionEvents>();
-  /** The devices this gateway holds: what a recovery registers again. */
-  readonly #devices = new Map<string, Device>();
+  readonly #devices = new HeldDevices();
   readonly #closing = new AbortController();
-  #lease: { id: bigint; ttlSeconds: number } | undefined;
+  #lease: Lease | undefined;
   #recovery: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
 
   private constructor(options: GatewaySessionOptions) {
     this.#options = options;
     this.gatewayNode = options.gatewayNode;
-    // Every call in flight listens to it (a re-registration keeps `registerConcurrency` of them).
+    // Every call in flight listens to it (a reconnect storm keeps thousands of them).
     setMaxListeners(0, this.#closing.signal);
     this.#registry =
       "grantLease" in options.registry ? options.registry : createClient(RegistryService, options.registry);
-    this.#bulk =
-      options.bulkRegistrar ??
-      registerOneByOne(this.#registry, {
-        concurrency: options.registerConcurrency ?? 32,
-        timeoutMs: this.#timeoutMs,
-      });
+    const timeoutMs = this.#timeoutMs;
+    this.#bulk = options.bulkRegistrar ?? registerInBatches(this.#registry, { timeoutMs });
+    // Register rather than BatchRegister for one device: its answer reports evictions the same way.
+    this.#registerOne = registerOneByOne(this.#registry, { concurrency: 1, timeoutMs });
   }
 
   /** Grants the lease (retrying while the registry is unreachable) and starts renewing it. */
@@ -64,7 +75,11 @@ export class GatewaySession {
     const session = new GatewaySession(options);
     await session.#grant();
     session.#scheduleRenewal(session.renewIntervalMs);
-    options.dropFeed?.((event) => session.#drop(event), session.#closing.signal);
+    const feed =
+      options.dropFeed === undefined
+        ? watchOwnDrops(session.#registry, options.gatewayNode, (e) => session.#events.emit("error", e))
+        : options.dropFeed;
+    await feed?.((event) => void session.#suspect(event), session.#closing.signal);
     return session;
   }
 
@@ -92,29 +107,55 @@ export class GatewaySession {
    * whose registration failed is not kept.
    */
   async register(userId: string, deviceId: string): Promise<void> {
+    const [outcome] = await this.#registerAll([{ userId, deviceId }], this.#registerOne);
+    if (!outcome!.ok) throw outcome!.error;
+  }
+
+  /**
+   * Registers many devices at once (a gateway's restart, a reconnect storm): BatchRegister calls of up to
+   * 1,000 devices (see `bulkRegistrar`). One outcome per device, in order; the devices that failed are not
+   * kept. Use it instead of many `register` calls: it costs the registry a few etcd txns per thousand.
+   */
+  registerAll(devices: readonly Device[]): Promise<RegisterOutcome[]> {
+    return this.#registerAll(devices, this.#bulk);
+  }
+
+  async #registerAll(devices: readonly Device[], registrar: BulkRegistrar): Promise<RegisterOutcome[]> {
     this.#refuseIfClosed();
-    const device: Device = { userId, deviceId };
-    // In the set before the call: a recovery starting meanwhile registers it too (Register is idempotent).
-    this.#devices.set(key(userId, deviceId), device);
+    // In the set before the call: a recovery starting meanwhile registers them too (registering is idempotent).
+    const held = devices.map(({ userId, deviceId }) => this.#devices.hold(userId, deviceId));
+    return this.#devices.registering(held, this.#registerHeld(held, registrar));
+  }
+
+  async #registerHeld(held: readonly Device[], registrar: BulkRegistrar): Promise<RegisterOutcome[]> {
+    let outcomes: RegisterOutcome[];
     try {
       if (this.#recovery) await this.#recovery;
       const lease = this.#lease!;
-      try {
-        const answer = await this.#registry.register(
-          { userId, deviceId, gatewayNode: this.gatewayNode, leaseId: lease.id },
-          this.#callOptions(),
-        );
-        this.#evicted(answer.evicted);
-      } catch (error) {
-        if (ConnectError.from(error).code !== Code.NotFound) throw error;
-        // The lease went before its renewal noticed: the recovery registers every device in the set,
-        // this one included.
-        await this.#recover(lease.id);
-      }
+      outcomes = await registrar(held, {
+        leaseId: lease.id,
+        gatewayNode: this.gatewayNode,
+        signal: this.#closing.signal,
+      });
+      // The lease went before its renewal noticed: the recovery registers every device in the set.
+      if (outcomes.some((o) => !o.ok && o.error.code === Code.NotFound)) await this.#recover(lease.id);
     } catch (error) {
-      this.#devices.delete(key(userId, deviceId));
-      throw ConnectError.from(error);
+      outcomes = held.map(() => ({ ok: false, error: ConnectError.from(error) }));
     }
+    return outcomes.map((outcome, i) => {
+      const device = held[i]!;
+      if (outcome.ok) this.#evicted(outcome.evicted);
+      // NOT_FOUND: the recovery registered it, unless the device limit refused it there (a drop).
+      else if (outcome.error.code === Code.NotFound && this.#devices.isStill(device)) {
+        return { ok: true, evicted: [] };
+      } else this.#devices.releaseIfStill(device);
+      return outcome;
+    });
+  }
+
+  /** Whether this gateway holds the device (registered, not unregistered or dropped since). */
+  holds(userId: string, deviceId: string): boolean {
+    return this.#devices.get(userId, deviceId) !== undefined;
   }
 
   /**
@@ -125,7 +166,7 @@ export class GatewaySession {
     this.#refuseIfClosed();
     // After a running recovery, so that it cannot register the device again behind this call.
     if (this.#recovery) await this.#recovery;
-    this.#devices.delete(key(userId, deviceId));
+    this.#devices.release(userId, deviceId);
     const answer = await this.#registry.unregister(
       { userId, deviceId, gatewayNode: this.gatewayNode },
       this.#callOptions(),
@@ -163,26 +204,13 @@ export class GatewaySession {
       throw new ConnectError("gateway session is closed", Code.FailedPrecondition);
   }
 
-  /** A lease, retried with backoff while the registry is unreachable or refuses, until it is granted or the session closes. */
   async #grant(): Promise<void> {
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        const answer = await this.#registry.grantLease(
-          { gatewayNode: this.gatewayNode, ttlSeconds: this.#options.ttlSeconds ?? 0 },
-          this.#callOptions(),
-        );
-        this.#lease = { id: answer.leaseId, ttlSeconds: answer.ttlSeconds };
-        return;
-      } catch (error) {
-        this.#refuseIfClosed();
-        const failure = ConnectError.from(error);
-        // Refusals that retrying cannot fix go to the caller of open() (or surface from a recovery).
-        if (failure.code === Code.InvalidArgument || failure.code === Code.PermissionDenied) throw failure;
-        if (failure.code === Code.Unauthenticated) throw failure;
-        this.#events.emit("error", failure);
-        await sleep(Math.min(2_000, 100 * 2 ** attempt));
-      }
-    }
+    this.#lease = await grantWithRetry(
+      this.#registry,
+      { gatewayNode: this.gatewayNode, ttlSeconds: this.#options.ttlSeconds ?? 0 },
+      this.#callOptions(),
+      (failure) => this.#events.emit("error", failure),
+    );
   }
 
   #scheduleRenewal(delayMs: number): void {
@@ -223,11 +251,11 @@ export class GatewaySession {
       while (!this.#closing.signal.aborted) {
         if (needLease) {
           await this.#grant();
-          pending = [...this.#devices.values()];
+          pending = this.#devices.all();
           needLease = false;
         }
         // Devices unregistered or dropped since the pass began are not registered again.
-        pending = pending.filter((d) => this.#devices.has(key(d.userId, d.deviceId)));
+        pending = pending.filter((d) => this.#devices.isStill(d));
         if (pending.length === 0) break;
         const leaseId = this.#lease!.id;
         const outcomes = await this.#bulk(pending, {
@@ -268,8 +296,25 @@ export class GatewaySession {
     }
   }
 
+  /** A drop report from the feed: judged against the registry once registrations in flight have settled. */
+  async #suspect(event: DropEvent): Promise<void> {
+    const { userId, deviceId } = event;
+    try {
+      await this.#devices.inFlight(userId, deviceId);
+      await this.#recovery?.catch(() => {});
+      const held = this.#devices.get(userId, deviceId);
+      if (!held) return;
+      const here = await stillOnNode(this.#registry, event, this.gatewayNode, this.#callOptions());
+      // Registered again while the lookup ran: that registration is the device's latest word.
+      if (here || !this.#devices.isStill(held) || this.#devices.inFlight(userId, deviceId)) return;
+      this.#drop(event);
+    } catch (error) {
+      if (!this.#closing.signal.aborted) this.#events.emit("error", ConnectError.from(error));
+    }
+  }
+
   #drop(event: DropEvent): void {
-    if (!this.#devices.delete(key(event.userId, event.deviceId))) return;
+    if (!this.#devices.release(event.userId, event.deviceId)) return;
     this.#events.emit("drop", event);
   }
 }

@@ -13,9 +13,8 @@ export type RegisterOutcome =
   | { readonly ok: false; readonly error: ConnectError };
 
 /**
- * Registers many devices on one lease, answering one outcome per device in order. The seam where
- * BatchRegister plugs in once the registry has it (up to 1,000 devices per call): until then,
- * {@link registerOneByOne} sends single Register calls at bounded concurrency.
+ * Registers many devices on one lease, answering one outcome per device in order: BatchRegister calls
+ * ({@link registerInBatches}, the default) or single Register calls ({@link registerOneByOne}).
  */
 export type BulkRegistrar = (
   devices: readonly Device[],
@@ -24,6 +23,12 @@ export type BulkRegistrar = (
 
 /** Attempts per device when the registry answers UNAVAILABLE or the deadline passes (safe to retry). */
 const ATTEMPTS = 3;
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Failures a registration may be sent again after: registering is idempotent. */
+export const retryable = (error: ConnectError) =>
+  error.code === Code.Unavailable || error.code === Code.DeadlineExceeded;
 
 /** A {@link BulkRegistrar} of single Register calls, `concurrency` in flight at once. */
 export function registerOneByOne(
@@ -67,8 +72,8 @@ async function registerWithRetry(
       return { ok: true, evicted: answer.evicted };
     } catch (error) {
       last = ConnectError.from(error);
-      if (last.code !== Code.Unavailable && last.code !== Code.DeadlineExceeded) break;
-      await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+      if (!retryable(last)) break;
+      await sleep(50 * 2 ** attempt);
     }
   }
   return { ok: false, error: last ?? new ConnectError("registration abandoned", Code.Canceled) };

@@ -78,3 +78,22 @@ export function useRegistryService(env: Record<string, string> = {}) {
     },
   );
 }
+
+/** How many of the users' devices the registry has on the session's current lease (BatchLookup, 1,000 users a call). */
+export async function countOnLease(
+  observer: RegistryStack["observer"],
+  session: { readonly gatewayNode: string; readonly leaseId: bigint | undefined },
+  users: readonly string[],
+): Promise<number> {
+  let count = 0;
+  for (let i = 0; i < users.length; i += 1_000) {
+    const { devices } = await observer.batchLookup(
+      { userIds: users.slice(i, i + 1_000) },
+      { timeoutMs: 2_000 },
+    );
+    count += devices.filter(
+      (d) => d.gatewayNode === session.gatewayNode && d.leaseId === session.leaseId,
+    ).length;
+  }
+  return count;
+}
