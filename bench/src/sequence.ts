@@ -8,6 +8,7 @@ import { client, e2eRows } from "./e2e.js";
 import { closedLoop } from "./loadgen.js";
 import { scrape, sum } from "./metrics.js";
 import { type Around, notMeasured, type Preflight, preflight } from "./rows.js";
+import { storageFootprint } from "./sequence-footprint.js";
 import type { Row } from "./table.js";
 
 const run = promisify(execFile);
@@ -215,6 +216,8 @@ export async function sequenceSuite(
       // Touch every spread conversation once first: BatchNext of 1,000 (then 100) new conversations when
       // that works, else Next calls. A failing batch size is reported in the notes.
       const warm = nextBodies("bench-spread", spread);
+      const footprint = storageFootprint(deps);
+      const empty = await footprint.before();
       const t0 = performance.now();
       const warmNotes: Record<string, string | number> = {};
       let warmedWith = "Next";
@@ -253,6 +256,7 @@ export async function sequenceSuite(
         if (result.status !== "ok") warmNotes["first touch via Next c8"] = result.status.slice(0, 70);
       }
       const warmMs = performance.now() - t0;
+      Object.assign(warmNotes, await footprint.after(empty, spread));
       const warmRow = await bench.raw({
         ...common,
         case: `Next, ${spread.toLocaleString("en-US")} convs (warm)`,
