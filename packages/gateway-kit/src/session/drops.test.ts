@@ -35,6 +35,18 @@ async function eventually(check: () => boolean | Promise<boolean>, limitMs = 10_
   }
 }
 
+/** Lookup and BatchLookup calls the registry has answered, from its /metrics (rendered at most once a second). */
+async function lookupCalls(): Promise<{ lookup: number; batchLookup: number }> {
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  const text = await (await fetch(`${stack().service.url}/metrics`)).text();
+  const total = (method: string) =>
+    text
+      .split("\n")
+      .filter((line) => line.startsWith("rpc_calls_total{") && line.includes(`method="${method}"`))
+      .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0);
+  return { lookup: total("Lookup"), batchLookup: total("BatchLookup") };
+}
+
 describe("a gateway learns from the registry which of its devices to drop", () => {
   it("a device that registers on another gateway is dropped by the first, as taken over, with its new location", async () => {
     const a = await gateway("gw-a");
@@ -91,6 +103,22 @@ describe("a gateway learns from the registry which of its devices to drop", () =
     await eventually(() => a.drops.length === 1);
     expect(a.drops.map((d) => d.userId)).toEqual(["calm-user-marker"]);
     expect(a.session.holds("calm-user", "laptop")).toBe(true);
+  });
+
+  it("a mass takeover of 2,000 devices drops them all, judged with a few BatchLookups instead of one Lookup each", async () => {
+    const a = await gateway("gw-a");
+    const b = await gateway("gw-b");
+    const moved = Array.from({ length: 2_000 }, (_, i) => ({ userId: `mass-${i}`, deviceId: "phone" }));
+    await a.session.registerAll(moved);
+    const before = await lookupCalls();
+    await b.session.registerAll(moved);
+    await eventually(() => a.drops.length === moved.length);
+    expect(a.session.deviceCount).toBe(0);
+    expect(new Set(a.drops.map((d) => d.reason))).toEqual(new Set(["taken_over"]));
+    const after = await lookupCalls();
+    expect(after.lookup - before.lookup).toBe(0);
+    expect(after.batchLookup - before.batchLookup).toBeGreaterThanOrEqual(2);
+    expect(after.batchLookup - before.batchLookup).toBeLessThanOrEqual(40);
   });
 
   it("whatever the order of registrations across gateways, each device ends held by exactly the gateway the registry names", async () => {

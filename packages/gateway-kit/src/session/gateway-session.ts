@@ -2,7 +2,7 @@ import { setMaxListeners } from "node:events";
 import { type Client, Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { type DeviceLocation, RegistryService } from "@im-core/proto/registry/v1";
 import { registerInBatches } from "./batch-registrar.js";
-import { stillOnNode } from "./confirm-drop.js";
+import { DropReports } from "./drop-reports.js";
 import { type DropEvent, type DropFeed, Emitter, type SessionEvents } from "./events.js";
 import { HeldDevices } from "./held-devices.js";
 import { grantWithRetry, type Lease } from "./lease.js";
@@ -79,7 +79,16 @@ export class GatewaySession {
       options.dropFeed === undefined
         ? watchOwnDrops(session.#registry, options.gatewayNode, (e) => session.#events.emit("error", e))
         : options.dropFeed;
-    await feed?.((event) => void session.#suspect(event), session.#closing.signal);
+    const reports = new DropReports({
+      registry: session.#registry,
+      gatewayNode: session.gatewayNode,
+      devices: session.#devices,
+      callOptions: () => session.#callOptions(),
+      recovered: async () => session.#recovery?.catch(() => {}),
+      drop: (event) => session.#drop(event),
+      error: (error) => session.#events.emit("error", error),
+    });
+    await feed?.((event) => reports.report(event), session.#closing.signal);
     return session;
   }
 
@@ -293,23 +302,6 @@ export class GatewaySession {
     for (const location of evicted) {
       if (location.gatewayNode !== this.gatewayNode) continue;
       this.#drop({ userId: location.userId, deviceId: location.deviceId, reason: "evicted", location });
-    }
-  }
-
-  /** A drop report from the feed: judged against the registry once registrations in flight have settled. */
-  async #suspect(event: DropEvent): Promise<void> {
-    const { userId, deviceId } = event;
-    try {
-      await this.#devices.inFlight(userId, deviceId);
-      await this.#recovery?.catch(() => {});
-      const held = this.#devices.get(userId, deviceId);
-      if (!held) return;
-      const here = await stillOnNode(this.#registry, event, this.gatewayNode, this.#callOptions());
-      // Registered again while the lookup ran: that registration is the device's latest word.
-      if (here || !this.#devices.isStill(held) || this.#devices.inFlight(userId, deviceId)) return;
-      this.#drop(event);
-    } catch (error) {
-      if (!this.#closing.signal.aborted) this.#events.emit("error", ConnectError.from(error));
     }
   }
 

@@ -1,6 +1,8 @@
 import type { Device } from "./registrar.js";
 
-const key = (userId: string, deviceId: string) => `${userId}\0${deviceId}`;
+/** One string per (user, device): the registry refuses control characters in ids, NUL among them. */
+export const deviceKey = (userId: string, deviceId: string) => `${userId}\0${deviceId}`;
+const key = deviceKey;
 
 /**
  * The devices a gateway holds: what a recovery registers again. Each `hold` stores a new object, so a check

@@ -1,0 +1,105 @@
+import { type CallOptions, type Client, ConnectError } from "@connectrpc/connect";
+import type { RegistryService } from "@im-core/proto/registry/v1";
+import { MAX_USERS_PER_LOOKUP, stillOnNode } from "./confirm-drop.js";
+import type { DropEvent } from "./events.js";
+import { deviceKey, type HeldDevices } from "./held-devices.js";
+import { sleep } from "./registrar.js";
+
+export interface DropReportsContext {
+  readonly registry: Client<typeof RegistryService>;
+  readonly gatewayNode: string;
+  readonly devices: HeldDevices;
+  callOptions(): CallOptions & { signal: AbortSignal };
+  /** Settles when no recovery is running (a recovery may register reported devices again). */
+  recovered(): Promise<unknown>;
+  drop(event: DropEvent): void;
+  error(error: ConnectError): void;
+}
+
+/** Passes over one batch of reports while the registry fails, before they are given up (and reported). */
+const ATTEMPTS = 5;
+
+/**
+ * Drop reports (from the Watch) waiting to be judged against the registry: one BatchLookup at a time for up
+ * to 1,000 users, whatever the number of reports, so a mass takeover (a load balancer moving thousands of
+ * devices at once) costs the registry a few calls, not one per device. Only reports of held devices are
+ * kept, the newest per device: the queue never outgrows the devices the gateway holds.
+ */
+export class DropReports {
+  readonly #context: DropReportsContext;
+  readonly #waiting = new Map<string, DropEvent>();
+  #judging = false;
+
+  constructor(context: DropReportsContext) {
+    this.#context = context;
+  }
+
+  report(event: DropEvent): void {
+    if (!this.#context.devices.get(event.userId, event.deviceId)) return;
+    this.#waiting.set(deviceKey(event.userId, event.deviceId), event);
+    if (!this.#judging) void this.#judgeAll();
+  }
+
+  async #judgeAll(): Promise<void> {
+    this.#judging = true;
+    const { signal } = this.#context.callOptions();
+    try {
+      for (let failures = 0; this.#waiting.size > 0 && !signal.aborted; ) {
+        const batch = this.#takeBatch();
+        try {
+          await this.#judge(batch);
+          failures = 0;
+        } catch (error) {
+          if (signal.aborted) return;
+          this.#context.error(ConnectError.from(error));
+          failures += 1;
+          // Judged again later unless newer reports replaced them, or given up after a few passes.
+          if (failures < ATTEMPTS) for (const e of batch) this.#requeue(e);
+          await sleep(Math.min(2_000, 100 * 2 ** failures));
+        }
+      }
+    } finally {
+      this.#judging = false;
+    }
+  }
+
+  /** Up to 1,000 users' reports, in arrival order. */
+  #takeBatch(): DropEvent[] {
+    const users = new Set<string>();
+    const batch: DropEvent[] = [];
+    for (const [key, event] of this.#waiting) {
+      if (!users.has(event.userId) && users.size === MAX_USERS_PER_LOOKUP) break;
+      users.add(event.userId);
+      batch.push(event);
+      this.#waiting.delete(key);
+    }
+    return batch;
+  }
+
+  #requeue(event: DropEvent): void {
+    const key = deviceKey(event.userId, event.deviceId);
+    if (!this.#waiting.has(key)) this.#waiting.set(key, event);
+  }
+
+  async #judge(batch: readonly DropEvent[]): Promise<void> {
+    const { devices, registry, gatewayNode } = this.#context;
+    // Registrations in flight or a recovery may put a device back here: judge after them.
+    await Promise.all(batch.map((e) => devices.inFlight(e.userId, e.deviceId)));
+    await this.#context.recovered();
+    const held = batch.map((e) => ({ event: e, device: devices.get(e.userId, e.deviceId) }));
+    const suspects = held.filter((h) => h.device !== undefined);
+    if (suspects.length === 0) return;
+    const here = await stillOnNode(
+      registry,
+      suspects.map((s) => s.event),
+      gatewayNode,
+      this.#context.callOptions(),
+    );
+    for (const { event, device } of suspects) {
+      if (here.has(deviceKey(event.userId, event.deviceId))) continue;
+      // Registered again while the lookup ran: that registration is the device's latest word.
+      if (!devices.isStill(device!) || devices.inFlight(event.userId, event.deviceId)) continue;
+      this.#context.drop(event);
+    }
+  }
+}
