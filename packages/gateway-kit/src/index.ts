@@ -11,7 +11,7 @@ export {
 } from "./sequence/batching-client.js";
 export { type ConversationInit, conversationKey, group, privateChat } from "./sequence/conversation.js";
 export { type BatchRegistrarOptions, registerInBatches } from "./session/batch-registrar.js";
-export type { DropEvent, DropFeed, DropReason, SessionEvents } from "./session/events.js";
+export type { DropEvent, DropFeed, DropReason, DropSink, SessionEvents } from "./session/events.js";
 export { GatewaySession, type GatewaySessionOptions } from "./session/gateway-session.js";
 export {
   type BulkRegistrar,

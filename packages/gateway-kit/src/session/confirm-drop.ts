@@ -1,5 +1,5 @@
 import type { CallOptions, Client } from "@connectrpc/connect";
-import type { RegistryService } from "@im-core/proto/registry/v1";
+import type { DeviceLocation, RegistryService } from "@im-core/proto/registry/v1";
 import type { DropEvent } from "./events.js";
 import { deviceKey } from "./held-devices.js";
 import { sleep } from "./registrar.js";
@@ -11,17 +11,16 @@ export const MAX_USERS_PER_LOOKUP = 1_000;
 const ATTEMPTS = 10;
 
 /**
- * Which of the reported devices the registry, as of the reports' revisions or later, still has on
- * `gatewayNode` (as device keys). A registry instance answers from its copy of etcd, which may trail the
- * instance that sent a report by a few milliseconds: an answer older than the newest report is asked again,
+ * Where the registry, as of the reports' revisions or later, has each reported device (by device key;
+ * absent: not registered). A registry instance answers from its copy of etcd, which may trail the instance
+ * that sent a report by a few milliseconds: an answer older than the newest report is asked again,
  * briefly. The reports must name at most {@link MAX_USERS_PER_LOOKUP} users.
  */
-export async function stillOnNode(
+export async function locate(
   registry: Client<typeof RegistryService>,
   reports: readonly DropEvent[],
-  gatewayNode: string,
   options: CallOptions,
-): Promise<Set<string>> {
+): Promise<Map<string, DeviceLocation>> {
   const userIds = [...new Set(reports.map((r) => r.userId))];
   const newest = reports.reduce(
     (max, r) => (r.revision !== undefined && r.revision > max ? r.revision : max),
@@ -30,8 +29,7 @@ export async function stillOnNode(
   for (let attempt = 1; ; attempt += 1) {
     const answer = await registry.batchLookup({ userIds }, options);
     if (answer.revision >= newest || attempt === ATTEMPTS) {
-      const here = answer.devices.filter((d) => d.gatewayNode === gatewayNode);
-      return new Set(here.map((d) => deviceKey(d.userId, d.deviceId)));
+      return new Map(answer.devices.map((d) => [deviceKey(d.userId, d.deviceId), d]));
     }
     await sleep(10 * attempt);
   }

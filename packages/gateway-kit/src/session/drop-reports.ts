@@ -1,6 +1,6 @@
 import { type CallOptions, type Client, ConnectError } from "@connectrpc/connect";
 import type { RegistryService } from "@im-core/proto/registry/v1";
-import { MAX_USERS_PER_LOOKUP, stillOnNode } from "./confirm-drop.js";
+import { locate, MAX_USERS_PER_LOOKUP } from "./confirm-drop.js";
 import type { DropEvent } from "./events.js";
 import { deviceKey, type HeldDevices } from "./held-devices.js";
 import { sleep } from "./registrar.js";
@@ -12,6 +12,8 @@ export interface DropReportsContext {
   callOptions(): CallOptions & { signal: AbortSignal };
   /** Settles when no recovery is running (a recovery may register reported devices again). */
   recovered(): Promise<unknown>;
+  /** Whether the current lease still exists (a Renew); false starts a recovery. */
+  leaseAlive(): Promise<boolean>;
   drop(event: DropEvent): void;
   error(error: ConnectError): void;
 }
@@ -38,6 +40,14 @@ export class DropReports {
     if (!this.#context.devices.get(event.userId, event.deviceId)) return;
     this.#waiting.set(deviceKey(event.userId, event.deviceId), event);
     if (!this.#judging) void this.#judgeAll();
+  }
+
+  /** The feed may have missed reports: every held device is checked (those with a report waiting as reported). */
+  resync(): void {
+    for (const { userId, deviceId } of this.#context.devices.all()) {
+      this.#requeue({ userId, deviceId, reason: "gone" });
+    }
+    if (!this.#judging && this.#waiting.size > 0) void this.#judgeAll();
   }
 
   async #judgeAll(): Promise<void> {
@@ -89,16 +99,27 @@ export class DropReports {
     const held = batch.map((e) => ({ event: e, device: devices.get(e.userId, e.deviceId) }));
     const suspects = held.filter((h) => h.device !== undefined);
     if (suspects.length === 0) return;
-    const here = await stillOnNode(
+    const where = await locate(
       registry,
       suspects.map((s) => s.event),
-      gatewayNode,
       this.#context.callOptions(),
     );
+    let leaseAlive: boolean | undefined;
     for (const { event, device } of suspects) {
-      if (here.has(deviceKey(event.userId, event.deviceId))) continue;
+      const location = where.get(deviceKey(event.userId, event.deviceId));
+      if (location?.gatewayNode === gatewayNode) continue;
       // Registered again while the lookup ran: that registration is the device's latest word.
       if (!devices.isStill(device!) || devices.inFlight(event.userId, event.deviceId)) continue;
+      // A resync's check knows where the device went, not why it left: elsewhere reads as taken over.
+      if (event.reason === "gone" && location) {
+        this.#context.drop({ ...event, reason: "taken_over", location });
+        continue;
+      }
+      // Absent after a gap may mean the lease ended unnoticed: then the recovery registers it again.
+      if (event.reason === "gone") {
+        leaseAlive ??= await this.#context.leaseAlive();
+        if (!leaseAlive) continue;
+      }
       this.#context.drop(event);
     }
   }

@@ -6,10 +6,12 @@ import type { DeviceLocation } from "@im-core/proto/registry/v1";
  *   (registered here or on another gateway);
  * - `taken_over`: the device registered on another gateway node;
  * - `unregistered`: someone else (an operator, an admin tool) unregistered it;
- * - `rejected`: re-registering it after a lease loss hit the device limit with policy `reject`.
+ * - `rejected`: re-registering it after a lease loss hit the device limit with policy `reject`;
+ * - `gone`: no longer registered, found when every device was checked again after a gap in the feed (the
+ *   registry's history was compacted while the Watch was disconnected), so why is not known.
  * A lost lease is not a drop: the session registers its devices again on a new one.
  */
-export type DropReason = "evicted" | "taken_over" | "unregistered" | "rejected";
+export type DropReason = "evicted" | "taken_over" | "unregistered" | "rejected" | "gone";
 
 export interface DropEvent {
   readonly userId: string;
@@ -32,14 +34,22 @@ export interface SessionEvents {
   error: Error;
 }
 
+/** Where a {@link DropFeed} sends what it learns. */
+export interface DropSink {
+  /** A change that may have taken a device of this gateway away. */
+  report(event: DropEvent): void;
+  /** The feed may have missed changes (a gap in its history): every held device is checked again. */
+  resync(): void;
+}
+
 /**
  * A source of changes that may take this gateway's devices away, such as the registry's Watch filtered by
- * gateway node ({@link watchOwnDrops}, the default): it calls `report` for each until `signal` aborts, and
- * resolves once it follows changes (or has tried once), so that none made after `open()` is missed. The
- * session checks each report against the registry before it drops the device: a stale report (the device
- * came back since) drops nothing.
+ * gateway node ({@link watchOwnDrops}, the default): it tells `sink` until `signal` aborts, and resolves
+ * once it follows changes (or has tried once), so that none made after `open()` is missed. The session
+ * checks each report against the registry before it drops the device: a stale report (the device came
+ * back since) drops nothing.
  */
-export type DropFeed = (report: (event: DropEvent) => void, signal: AbortSignal) => Promise<void> | void;
+export type DropFeed = (sink: DropSink, signal: AbortSignal) => Promise<void> | void;
 
 type Listener<T> = (value: T) => void;
 

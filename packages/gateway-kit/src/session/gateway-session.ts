@@ -6,13 +6,8 @@ import { DropReports } from "./drop-reports.js";
 import { type DropEvent, type DropFeed, Emitter, type SessionEvents } from "./events.js";
 import { HeldDevices } from "./held-devices.js";
 import { grantWithRetry, type Lease } from "./lease.js";
-import {
-  type BulkRegistrar,
-  type Device,
-  type RegisterOutcome,
-  registerOneByOne,
-  sleep,
-} from "./registrar.js";
+import { registerAgain } from "./recovery.js";
+import { type BulkRegistrar, type Device, type RegisterOutcome, registerOneByOne } from "./registrar.js";
 import { watchOwnDrops } from "./watch-drops.js";
 
 export interface GatewaySessionOptions {
@@ -85,10 +80,11 @@ export class GatewaySession {
       devices: session.#devices,
       callOptions: () => session.#callOptions(),
       recovered: async () => session.#recovery?.catch(() => {}),
+      leaseAlive: () => session.#leaseAlive(),
       drop: (event) => session.#drop(event),
       error: (error) => session.#events.emit("error", error),
     });
-    await feed?.((event) => reports.report(event), session.#closing.signal);
+    await feed?.(reports, session.#closing.signal);
     return session;
   }
 
@@ -248,6 +244,18 @@ export class GatewaySession {
     }
   }
 
+  async #leaseAlive(): Promise<boolean> {
+    const lease = this.#lease!;
+    try {
+      await this.#registry.renew({ leaseId: lease.id }, this.#callOptions());
+      return true;
+    } catch (error) {
+      if (ConnectError.from(error).code !== Code.NotFound) throw error;
+      void this.#recover(lease.id).catch((e: unknown) => this.#events.emit("error", ConnectError.from(e)));
+      return false;
+    }
+  }
+
   /** A new lease and every live device on it; one recovery at a time, none for a lease already replaced. */
   #recover(lostLeaseId: bigint): Promise<void> {
     if (this.#recovery) return this.#recovery;
@@ -255,38 +263,20 @@ export class GatewaySession {
     this.#events.emit("leaseLost", { leaseId: lostLeaseId });
     const run = async () => {
       const started = performance.now();
-      let pending: Device[] = [];
-      let needLease = true;
-      while (!this.#closing.signal.aborted) {
-        if (needLease) {
+      this.#lease = await registerAgain({
+        devices: this.#devices,
+        bulk: this.#bulk,
+        gatewayNode: this.gatewayNode,
+        signal: this.#closing.signal,
+        grant: async () => {
           await this.#grant();
-          pending = this.#devices.all();
-          needLease = false;
-        }
-        // Devices unregistered or dropped since the pass began are not registered again.
-        pending = pending.filter((d) => this.#devices.isStill(d));
-        if (pending.length === 0) break;
-        const leaseId = this.#lease!.id;
-        const outcomes = await this.#bulk(pending, {
-          leaseId,
-          gatewayNode: this.gatewayNode,
-          signal: this.#closing.signal,
-        });
-        const retry: Device[] = [];
-        outcomes.forEach((outcome, i) => {
-          const device = pending[i]!;
-          if (outcome.ok) this.#evicted(outcome.evicted);
-          else if (outcome.error.code === Code.NotFound) needLease = true;
-          else if (outcome.error.code === Code.ResourceExhausted)
-            this.#drop({ ...device, reason: "rejected" });
-          else retry.push(device);
-        });
-        if (!needLease && retry.length > 0) await sleep(200);
-        pending = retry;
-      }
-      const lease = this.#lease!;
+          return this.#lease!;
+        },
+        evicted: (locations) => this.#evicted(locations),
+        rejected: (device) => this.#drop({ ...device, reason: "rejected" }),
+      });
       this.#events.emit("recovered", {
-        leaseId: lease.id,
+        leaseId: this.#lease.id,
         devices: this.#devices.size,
         elapsedMs: performance.now() - started,
       });

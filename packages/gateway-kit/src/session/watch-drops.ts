@@ -5,45 +5,51 @@ import {
   WatchEvent_Reason,
   WatchEvent_Type,
 } from "@im-core/proto/registry/v1";
-import type { DropEvent, DropFeed } from "./events.js";
+import type { DropEvent, DropFeed, DropSink } from "./events.js";
 import { sleep } from "./registrar.js";
 
 /**
  * A {@link DropFeed} from the registry's Watch filtered by this gateway node: each device of the node taken
  * over by another node, evicted by the device limit, or unregistered by someone else. Resumes from the last
  * revision after a disconnect; after OUT_OF_RANGE (history compacted while disconnected) it follows from
- * the present again and says so through `onError`. Lease ends are not reported: the session re-registers
- * what its lost lease held.
+ * the present again and asks for a resync, which checks every held device. Lease ends are not reported:
+ * the session re-registers what its lost lease held.
  */
 export function watchOwnDrops(
   registry: Client<typeof RegistryService>,
   gatewayNode: string,
   onError: (error: ConnectError) => void = () => {},
 ): DropFeed {
-  return (report, signal) =>
+  return (sink, signal) =>
     new Promise<void>((following) => {
-      void follow(registry, gatewayNode, report, onError, signal, following);
+      void follow(registry, gatewayNode, sink, onError, signal, following);
     });
 }
 
 async function follow(
   registry: Client<typeof RegistryService>,
   gatewayNode: string,
-  report: (event: DropEvent) => void,
+  sink: DropSink,
   onError: (error: ConnectError) => void,
   signal: AbortSignal,
   following: () => void,
 ): Promise<void> {
   let startRevision = 0n;
+  let gap = false;
   for (let failures = 0; !signal.aborted; ) {
     try {
       const stream = registry.watch({ gatewayNodes: [gatewayNode], startRevision }, { signal });
       for await (const response of stream) {
         following();
         failures = 0;
+        if (gap) {
+          // Following again from the present: what happened in the gap is found by checking every device.
+          gap = false;
+          sink.resync();
+        }
         for (const event of response.events) {
           const drop = dropOf(event, gatewayNode);
-          if (drop) report(drop);
+          if (drop) sink.report(drop);
         }
         startRevision = response.revision + 1n;
       }
@@ -51,7 +57,10 @@ async function follow(
       following(); // open() goes on; the feed keeps trying in the background
       if (signal.aborted) return;
       const failure = ConnectError.from(error);
-      if (failure.code === Code.OutOfRange) startRevision = 0n;
+      if (failure.code === Code.OutOfRange) {
+        startRevision = 0n;
+        gap = true;
+      }
       onError(failure);
       failures += 1;
     }

@@ -1,0 +1,54 @@
+import { Code } from "@connectrpc/connect";
+import type { DeviceLocation } from "@im-core/proto/registry/v1";
+import type { HeldDevices } from "./held-devices.js";
+import type { Lease } from "./lease.js";
+import { type BulkRegistrar, type Device, sleep } from "./registrar.js";
+
+export interface RecoveryContext {
+  readonly devices: HeldDevices;
+  readonly bulk: BulkRegistrar;
+  readonly gatewayNode: string;
+  readonly signal: AbortSignal;
+  /** A new lease (retried until granted or the session closes). */
+  grant(): Promise<Lease>;
+  evicted(locations: readonly DeviceLocation[]): void;
+  /** The device limit (policy `reject`) refused to take the device back. */
+  rejected(device: Device): void;
+}
+
+/**
+ * After a lost lease: a new lease and every held device registered on it, in bulk. Devices that fail
+ * UNAVAILABLE-like are tried again; NOT_FOUND (the new lease lost as well) starts over with another lease;
+ * devices released meanwhile are left out. Answers the lease they ended on.
+ */
+export async function registerAgain(context: RecoveryContext): Promise<Lease> {
+  const { devices, signal } = context;
+  let lease: Lease | undefined;
+  let pending: Device[] = [];
+  while (!signal.aborted) {
+    if (!lease) {
+      lease = await context.grant();
+      pending = devices.all();
+    }
+    pending = pending.filter((d) => devices.isStill(d));
+    if (pending.length === 0) break;
+    const outcomes = await context.bulk(pending, {
+      leaseId: lease.id,
+      gatewayNode: context.gatewayNode,
+      signal,
+    });
+    const retry: Device[] = [];
+    let lost = false;
+    outcomes.forEach((outcome, i) => {
+      const device = pending[i]!;
+      if (outcome.ok) context.evicted(outcome.evicted);
+      else if (outcome.error.code === Code.NotFound) lost = true;
+      else if (outcome.error.code === Code.ResourceExhausted) context.rejected(device);
+      else retry.push(device);
+    });
+    if (lost) lease = undefined;
+    else if (retry.length > 0) await sleep(200);
+    pending = retry;
+  }
+  return lease ?? (await context.grant());
+}
