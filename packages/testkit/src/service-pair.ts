@@ -23,6 +23,9 @@ export async function startServicePair(options: {
   registryEntry: string;
   sequenceEntry: string;
   env: Record<string, string>;
+  /** Settings of one service only (REGISTRY_WATCH_BACKLOG, SEQUENCE_STEP, ...). */
+  registryEnv?: Record<string, string>;
+  sequenceEnv?: Record<string, string>;
 }): Promise<ServicePair> {
   const [etcd, redis, mariadb] = await Promise.all([startEtcd(), startRedis(), startMariaDb()]);
   const started: { registry?: ServiceProcess; sequence?: ServiceProcess } = {};
@@ -34,13 +37,13 @@ export async function startServicePair(options: {
     await Promise.all([
       startService({
         entry: options.registryEntry,
-        env: { ...options.env, ETCD_ENDPOINTS: etcd.endpoints.join(",") },
+        env: { ...options.env, ...options.registryEnv, ETCD_ENDPOINTS: etcd.endpoints.join(",") },
       }).then((service) => {
         started.registry = service;
       }),
       startService({
         entry: options.sequenceEntry,
-        env: { ...options.env, REDIS_URL: redis.url, MYSQL_URL: mysqlUrl },
+        env: { ...options.env, ...options.sequenceEnv, REDIS_URL: redis.url, MYSQL_URL: mysqlUrl },
       }).then((service) => {
         started.sequence = service;
       }),

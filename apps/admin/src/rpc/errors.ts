@@ -24,7 +24,7 @@ export interface ReadableError {
 function isNetworkFailure(error: ConnectError): boolean {
   return (
     error.code === Code.Unknown &&
-    /failed to fetch|networkerror|load failed|fetch failed|network connection was lost/i.test(
+    /failed to fetch|network ?error|load failed|fetch failed|network connection was lost/i.test(
       error.rawMessage,
     )
   );
@@ -80,8 +80,26 @@ export function describeError(reason: unknown, service: ServiceName, url: string
 
 const capitalize = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
 
-/** Whether retrying the same call could help: never for refusals or bad input. */
+/**
+ * Whether an operator's query is retried at once: only a service that answered "unavailable". Not a
+ * browser's network failure: the retry would hide "cannot reach" for seconds and rarely help.
+ */
 export function isWorthRetrying(reason: unknown): boolean {
   const code = ConnectError.from(reason).code;
-  return code === Code.Unavailable || code === Code.DeadlineExceeded || code === Code.Unknown;
+  return code === Code.Unavailable || code === Code.DeadlineExceeded;
+}
+
+/**
+ * Errors a long-lived stream must not retry: the same request would be refused again. Anything else (a
+ * dropped connection, a cut-off body, a draining instance) is an interruption to resume from.
+ */
+export function isPermanent(reason: unknown): boolean {
+  const code = ConnectError.from(reason).code;
+  return [
+    Code.Unauthenticated,
+    Code.PermissionDenied,
+    Code.OutOfRange,
+    Code.InvalidArgument,
+    Code.Unimplemented,
+  ].includes(code);
 }

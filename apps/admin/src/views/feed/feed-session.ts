@@ -6,7 +6,7 @@ import {
   WatchEvent_Reason,
   WatchEvent_Type,
 } from "@im-core/proto";
-import { isWorthRetrying } from "../../rpc/errors";
+import { isPermanent } from "../../rpc/errors";
 import { EventRates } from "./rates";
 
 export interface FeedEvent {
@@ -126,7 +126,7 @@ export class FeedSession {
       } catch (error) {
         if (signal.aborted) return;
         this.awaySince ??= { at: Date.now(), cause: "disconnect" };
-        if (!isWorthRetrying(error)) {
+        if (isPermanent(error)) {
           this.running = undefined;
           this.update({ status: "stopped", error, nextAttemptAt: undefined });
           return;
