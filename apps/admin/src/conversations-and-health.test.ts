@@ -1,5 +1,7 @@
+// biome-ignore-all lint/performance/useDomNodeTextContent: Playwright's locator.innerText() is the rendered text meant here, not the DOM property.
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { accessibilityProblems } from "./testing/accessibility";
 import {
   type ConsoleHarness,
   rowTexts,
@@ -90,6 +92,8 @@ describe("the admin console's conversations and health views, in Chromium agains
     await page.getByLabel("Group id").fill("ops");
     await page.getByRole("button", { name: "Show current number" }).click();
     await expect.poll(() => answer(page), SHOWN).toBe("group ops is at 5 · Refresh");
+    // Every view the README shows: labelled fields, readable contrast.
+    expect(await accessibilityProblems(page)).toEqual([]);
     await screenshot(page, "conversations");
     await page.close();
   });
@@ -101,12 +105,16 @@ describe("the admin console's conversations and health views, in Chromium agains
       await expect.poll(() => verdict(page, service), SHOWN).toBe("Ready: every backend answers");
     }
     expect(await backends(page)).toEqual(["etcd: answering", "redis: answering", "mysql: answering"]);
+    // Every view the README shows: labelled fields, readable contrast.
+    expect(await accessibilityProblems(page)).toEqual([]);
     await screenshot(page, "health");
 
     await harness.services.redis.stop();
     await expect.poll(() => verdict(page, "sequence"), SHOWN).toBe("Ready, degraded: redis not answering");
     expect(await backends(page)).toEqual(["etcd: answering", "redis: not answering", "mysql: answering"]);
     expect(await verdict(page, "registry")).toBe("Ready: every backend answers");
+    // Every view the README shows: labelled fields, readable contrast.
+    expect(await accessibilityProblems(page)).toEqual([]);
     await screenshot(page, "health-degraded");
 
     await harness.services.redis.restart();

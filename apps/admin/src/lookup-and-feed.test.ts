@@ -1,7 +1,9 @@
+// biome-ignore-all lint/performance/useDomNodeTextContent: Playwright's locator.innerText() is the rendered text meant here, not the DOM property.
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { etcdJson } from "@im-core/testkit";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { accessibilityProblems } from "./testing/accessibility";
 import {
   type ConsoleHarness,
   REGISTRY_WATCH_BACKLOG,
@@ -30,7 +32,10 @@ describe("the admin console's user lookup and live feed, in Chromium against bot
     await page.getByRole("link", { name: "Live feed" }).click();
     await page.getByLabel("Only these users").fill(users);
     await page.getByLabel("Only these users").press("Enter");
-    await expect.poll(() => status(page), SHOWN).toMatch(/^Live · up to revision \d+$/);
+    // The status names the filter: the feed from before the filter was applied cannot pass for this one.
+    await expect
+      .poll(() => status(page), SHOWN)
+      .toMatch(new RegExp(`^Live · ${users} · up to revision \\d+$`));
   }
 
   it("looks up many users: each device with its gateway, connected since, lease, and the revision", async () => {
@@ -76,6 +81,8 @@ describe("the admin console's user lookup and live feed, in Chromium against bot
     await expect.poll(() => page.locator(".answer-meta").innerText()).toContain("3 devices online");
     // The address names the users: a link to this answer for an incident channel.
     expect(new URL(page.url()).hash).toBe("#/lookup?users=alice%2Cbob%2Ccarol");
+    // Every view the README shows: labelled fields, readable contrast.
+    expect(await accessibilityProblems(page)).toEqual([]);
     await screenshot(page, "lookup");
     await page.close();
   });
@@ -83,6 +90,7 @@ describe("the admin console's user lookup and live feed, in Chromium against bot
   it("follows devices live, counts them per second, and resumes after a disconnect and a pause without losing one", async () => {
     const page = await signIn(harness, { token: TOKENS.admin });
     await openFeed(page, "dave, erin");
+    expect(new URL(page.url()).hash).toBe("#/feed?users=dave%2Cerin");
     const { leaseId } = await harness.gateway.grantLease({ gatewayNode: "gw-1:9000" });
     const register = (userId: string, deviceId: string, gatewayNode = "gw-1:9000") =>
       harness.gateway.register({
@@ -147,6 +155,8 @@ describe("the admin console's user lookup and live feed, in Chromium against bot
     expect(await page.getByTestId("puts-total").innerText()).toBe("7");
     expect(await page.getByTestId("deletes-total").innerText()).toBe("2");
     expect((await events(page)).filter((row) => row.includes("frank"))).toEqual([]);
+    // Every view the README shows: labelled fields, readable contrast.
+    expect(await accessibilityProblems(page)).toEqual([]);
     await screenshot(page, "feed");
     await page.close();
   });
@@ -174,14 +184,18 @@ describe("the admin console's user lookup and live feed, in Chromium against bot
     });
 
     await page.getByRole("button", { name: "Resume" }).click();
-    await expect.poll(() => status(page), SHOWN).toBe(`Stopped · up to revision ${await lastSeen(page)}`);
+    await expect
+      .poll(() => status(page), SHOWN)
+      .toBe(`Stopped · gina · up to revision ${await lastSeen(page)}`);
     const alert = await page.getByRole("alert").innerText();
     expect(alert).toContain("The requested revision is no longer available");
     expect(alert).toContain("Look the users up again");
+    // Every view the README shows: labelled fields, readable contrast.
+    expect(await accessibilityProblems(page)).toEqual([]);
     await screenshot(page, "feed-out-of-range");
 
     await page.getByRole("button", { name: "Start a new feed from now" }).click();
-    await expect.poll(() => status(page), SHOWN).toMatch(/^Live · up to revision \d+$/);
+    await expect.poll(() => status(page), SHOWN).toMatch(/^Live · gina · up to revision \d+$/);
     await harness.gateway.unregister({ userId: "gina", deviceId: "phone" });
     await expect.poll(() => events(page), SHOWN).toEqual([expect.stringMatching(/ DELETE gina\/phone /)]);
     await page.close();

@@ -1,5 +1,7 @@
+// biome-ignore-all lint/performance/useDomNodeTextContent: Playwright's locator.innerText() is the rendered text meant here, not the DOM property.
 import { freePorts } from "@im-core/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { accessibilityProblems } from "./testing/accessibility";
 import {
   type ConsoleHarness,
   screenshot,
@@ -27,6 +29,8 @@ describe("the admin console's refusals and keyboard use, in Chromium against bot
     expect(await alert.innerText()).toContain(
       `The token was refused by the registry service (${harness.registryProxy.endpoint})`,
     );
+    // Every view the README shows: labelled fields, readable contrast.
+    expect(await accessibilityProblems(page)).toEqual([]);
     await screenshot(page, "error-wrong-token");
     await page.getByRole("link", { name: "Sign in again" }).click();
     await page.getByLabel("Admin token").waitFor();
@@ -57,6 +61,8 @@ describe("the admin console's refusals and keyboard use, in Chromium against bot
     await expect
       .poll(() => page.getByTestId("verdict-registry").innerText(), SHOWN)
       .toBe("Ready: every backend answers");
+    // Every view the README shows: labelled fields, readable contrast.
+    expect(await accessibilityProblems(page)).toEqual([]);
     await screenshot(page, "error-unreachable");
     await page.close();
   });
@@ -94,12 +100,20 @@ describe("the admin console's refusals and keyboard use, in Chromium against bot
     await page.keyboard.press("Tab");
     expect(await focusedLabel(page)).toBe("Admin token");
     await page.keyboard.type(TOKENS.admin);
+    // Every view the README shows: labelled fields, readable contrast.
+    expect(await accessibilityProblems(page)).toEqual([]);
     await screenshot(page, "sign-in");
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: "User lookup" }).waitFor(SHOWN);
+    // The token is this tab's only: in sessionStorage, not in localStorage (which keeps only the URLs).
+    expect(await page.evaluate(() => Object.values(sessionStorage))).toContain(TOKENS.admin);
+    expect(JSON.stringify(await page.evaluate(() => ({ ...localStorage })))).not.toContain(TOKENS.admin);
 
     await page.keyboard.press("Tab");
     expect(await focusedText(page)).toBe("Skip to content");
+    expect(await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle)).not.toBe(
+      "none",
+    );
     for (const view of ["User lookup", "Live feed", "Conversations", "Health"]) {
       await page.keyboard.press("Tab");
       expect(await focusedText(page)).toBe(view);
@@ -107,6 +121,10 @@ describe("the admin console's refusals and keyboard use, in Chromium against bot
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: "Health", level: 2 }).waitFor(SHOWN);
     expect(await page.getByRole("link", { name: "Health" }).getAttribute("aria-current")).toBe("page");
+    // Focus is visible wherever it goes.
+    expect(await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle)).not.toBe(
+      "none",
+    );
     await page.close();
   });
 });

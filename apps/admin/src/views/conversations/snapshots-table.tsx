@@ -64,7 +64,8 @@ export function SnapshotsTable() {
         </select>
       </div>
       {page.error && <ErrorNotice error={page.error} service="sequence" />}
-      {page.data && <SnapshotRows snapshots={page.data.snapshots} />}
+      {/* The previous page stays on screen, dimmed, until the next one arrives: no jump to an empty table. */}
+      <div aria-busy={page.isFetching}>{page.data && <SnapshotRows snapshots={page.data.snapshots} />}</div>
       <nav className="pager" aria-label="Snapshot pages">
         <button type="button" disabled={tokens.length === 1} onClick={() => setTokens(tokens.slice(0, -1))}>
           Previous page

@@ -76,7 +76,8 @@ export class FeedSession {
 
   constructor(
     private readonly client: Client<typeof RegistryService>,
-    private readonly userIds: readonly string[],
+    /** Whose devices it follows; empty for every user. */
+    readonly userIds: readonly string[],
   ) {}
 
   readonly subscribe = (listener: () => void) => {
@@ -170,7 +171,9 @@ export class FeedSession {
           ...(gap ? { gaps: [gap, ...this.state.gaps] } : {}),
         });
       }
-      const received = response.events.map((event, index) => this.toFeedEvent(event, index, gap));
+      // One arrival time per response: events of one revision count in the same second.
+      const receivedAt = Date.now();
+      const received = response.events.map((event, index) => this.toFeedEvent(event, index, receivedAt, gap));
       for (const event of received) this.state.rates.add(event.type, event.receivedAt);
       if (gap) {
         const recovered = received.filter((event) => event.recovered).length;
@@ -187,10 +190,15 @@ export class FeedSession {
     }
   }
 
-  private toFeedEvent(event: WatchEvent, index: number, gap: RecoveredGap | undefined): FeedEvent {
+  private toFeedEvent(
+    event: WatchEvent,
+    index: number,
+    receivedAt: number,
+    gap: RecoveredGap | undefined,
+  ): FeedEvent {
     return {
       key: `${event.revision}:${index}`,
-      receivedAt: Date.now(),
+      receivedAt,
       revision: event.revision,
       type: event.type === WatchEvent_Type.DELETE ? "delete" : "put",
       location: event.location,

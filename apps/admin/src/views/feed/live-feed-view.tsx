@@ -41,6 +41,7 @@ function Feed({ params }: { params: URLSearchParams }) {
       <div className="feed-controls">
         <p className={`status status-${state.status}`} role="status" data-testid="feed-status">
           {STATUS_TEXT[state.status]}
+          {` · ${session.userIds.length === 0 ? "every user" : session.userIds.join(", ")}`}
           {state.lastRevision !== undefined && ` · up to revision ${state.lastRevision}`}
           {state.nextAttemptAt !== undefined &&
             ` · next attempt in ${Math.max(0, Math.ceil((state.nextAttemptAt - now) / 1000))} s`}
