@@ -1,25 +1,18 @@
 // biome-ignore-all lint/performance/useDomNodeTextContent: Playwright's locator.innerText() is the rendered text meant here, not the DOM property.
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { accessibilityProblems } from "./testing/accessibility";
 import {
-  type ConsoleHarness,
+  consoleHarnessForFile,
   rowTexts,
+  SHOWN,
   screenshot,
   signIn,
-  startConsoleHarness,
   TOKENS,
 } from "./testing/console-harness";
 
-// Waits on what the page shows, never on fixed sleeps: generous for a cold, loaded two-core machine.
-const SHOWN = { timeout: 30_000 };
-
 describe("the admin console's conversations and health views, in Chromium against both services", () => {
-  let harness: ConsoleHarness;
-  beforeAll(async () => {
-    harness = await startConsoleHarness();
-  });
-  afterAll(() => harness?.dispose());
+  const harness = consoleHarnessForFile();
 
   const group = (value: string) => ({ kind: { case: "groupId" as const, value } });
   const privateChat = (userA: string, userB: string) => ({
@@ -28,7 +21,7 @@ describe("the admin console's conversations and health views, in Chromium agains
 
   it("shows a group's and a private chat's current number, and pages through snapshots by type", async () => {
     const rooms = Array.from({ length: 11 }, (_, i) => `room-${String(i + 1).padStart(2, "0")}`);
-    await harness.numbers.batchNext({
+    await harness().numbers.batchNext({
       items: [
         { conversation: group("ops"), count: 5 },
         { conversation: privateChat("ann", "ben"), count: 3 },
@@ -37,7 +30,7 @@ describe("the admin console's conversations and health views, in Chromium agains
         ...rooms.map((room) => ({ conversation: group(room), count: 1 })),
       ],
     });
-    const page = await signIn(harness, { token: TOKENS.admin });
+    const page = await signIn(harness(), { token: TOKENS.admin });
     await page.getByRole("link", { name: "Conversations" }).click();
 
     await page.getByLabel("Group id").fill("ops");
@@ -99,7 +92,7 @@ describe("the admin console's conversations and health views, in Chromium agains
   });
 
   it("shows each service ready, then the sequence service degraded while Redis is down, then ready again", async () => {
-    const page = await signIn(harness, { token: TOKENS.admin });
+    const page = await signIn(harness(), { token: TOKENS.admin });
     await page.getByRole("link", { name: "Health" }).click();
     for (const service of ["registry", "sequence"]) {
       await expect.poll(() => verdict(page, service), SHOWN).toBe("Ready: every backend answers");
@@ -109,7 +102,7 @@ describe("the admin console's conversations and health views, in Chromium agains
     expect(await accessibilityProblems(page)).toEqual([]);
     await screenshot(page, "health");
 
-    await harness.services.redis.stop();
+    await harness().services.redis.stop();
     await expect.poll(() => verdict(page, "sequence"), SHOWN).toBe("Ready, degraded: redis not answering");
     expect(await backends(page)).toEqual(["etcd: answering", "redis: not answering", "mysql: answering"]);
     expect(await verdict(page, "registry")).toBe("Ready: every backend answers");
@@ -117,7 +110,7 @@ describe("the admin console's conversations and health views, in Chromium agains
     expect(await accessibilityProblems(page)).toEqual([]);
     await screenshot(page, "health-degraded");
 
-    await harness.services.redis.restart();
+    await harness().services.redis.restart();
     await expect.poll(() => verdict(page, "sequence"), SHOWN).toBe("Ready: every backend answers");
     await page.close();
   });

@@ -2,28 +2,21 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { etcdJson } from "@im-core/testkit";
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { accessibilityProblems } from "./testing/accessibility";
 import {
-  type ConsoleHarness,
+  consoleHarnessForFile,
   REGISTRY_WATCH_BACKLOG,
   rowTexts,
+  SHOWN,
   screenshot,
   signIn,
-  startConsoleHarness,
   TOKENS,
 } from "./testing/console-harness";
 import { formatUtc } from "./ui/format";
 
-// Waits on what the page shows, never on fixed sleeps: generous for a cold, loaded two-core machine.
-const SHOWN = { timeout: 30_000 };
-
 describe("the admin console's user lookup and live feed, in Chromium against both services", () => {
-  let harness: ConsoleHarness;
-  beforeAll(async () => {
-    harness = await startConsoleHarness();
-  });
-  afterAll(() => harness?.dispose());
+  const harness = consoleHarnessForFile();
 
   const status = (page: Page) => page.getByTestId("feed-status").innerText();
   const events = (page: Page) => rowTexts(page, "[data-testid=feed-event]");
@@ -39,27 +32,27 @@ describe("the admin console's user lookup and live feed, in Chromium against bot
   }
 
   it("looks up many users: each device with its gateway, connected since, lease, and the revision", async () => {
-    const { leaseId } = await harness.gateway.grantLease({ gatewayNode: "gw-1:9000" });
-    const phone = await harness.gateway.register({
+    const { leaseId } = await harness().gateway.grantLease({ gatewayNode: "gw-1:9000" });
+    const phone = await harness().gateway.register({
       userId: "alice",
       deviceId: "phone",
       gatewayNode: "gw-1:9000",
       leaseId,
     });
-    const laptop = await harness.gateway.register({
+    const laptop = await harness().gateway.register({
       userId: "alice",
       deviceId: "laptop",
       gatewayNode: "gw-2:9000",
     });
-    const tablet = await harness.gateway.register({
+    const tablet = await harness().gateway.register({
       userId: "bob",
       deviceId: "tablet",
       gatewayNode: "gw-1:9000",
       leaseId,
     });
-    const { revision } = await harness.gateway.batchLookup({ userIds: [] });
+    const { revision } = await harness().gateway.batchLookup({ userIds: [] });
 
-    const page = await signIn(harness, { token: TOKENS.admin });
+    const page = await signIn(harness(), { token: TOKENS.admin });
     await page.getByLabel("User ids").fill("alice, bob carol");
     await page.getByLabel("User ids").press("Enter");
 
@@ -88,12 +81,12 @@ describe("the admin console's user lookup and live feed, in Chromium against bot
   });
 
   it("follows devices live, counts them per second, and resumes after a disconnect and a pause without losing one", async () => {
-    const page = await signIn(harness, { token: TOKENS.admin });
+    const page = await signIn(harness(), { token: TOKENS.admin });
     await openFeed(page, "dave, erin");
     expect(new URL(page.url()).hash).toBe("#/feed?users=dave%2Cerin");
-    const { leaseId } = await harness.gateway.grantLease({ gatewayNode: "gw-1:9000" });
+    const { leaseId } = await harness().gateway.grantLease({ gatewayNode: "gw-1:9000" });
     const register = (userId: string, deviceId: string, gatewayNode = "gw-1:9000") =>
-      harness.gateway.register({
+      harness().gateway.register({
         userId,
         deviceId,
         gatewayNode,
@@ -101,7 +94,7 @@ describe("the admin console's user lookup and live feed, in Chromium against bot
       });
 
     // One revision of four devices (frank is not watched): four PUTs in the same second.
-    await harness.gateway.batchRegister({
+    await harness().gateway.batchRegister({
       gatewayNode: "gw-1:9000",
       leaseId,
       devices: ["dave/phone", "dave/laptop", "erin/phone", "erin/laptop", "frank/phone"].map((id) => {
@@ -116,21 +109,21 @@ describe("the admin console's user lookup and live feed, in Chromium against bot
       .toContain("peak 4");
 
     await register("dave", "phone", "gw-2:9000");
-    await harness.gateway.unregister({ userId: "erin", deviceId: "laptop" });
+    await harness().gateway.unregister({ userId: "erin", deviceId: "laptop" });
     await expect.poll(() => events(page), SHOWN).toHaveLength(6);
     const [unregistered, takenOver] = await events(page);
     expect(unregistered).toMatch(new RegExp(`^\\d+ DELETE erin/laptop gw-1:9000 ${leaseId} unregistered`));
     expect(takenOver).toMatch(/^\d+ PUT dave\/phone gw-2:9000 \(was gw-1:9000\) \d+ taken over/);
 
     // A network outage between the browser and the registry: changes meanwhile come back from history.
-    harness.registryProxy.cut();
+    harness().registryProxy.cut();
     await expect.poll(() => status(page), SHOWN).toMatch(/^Disconnected: reconnecting…/);
     await expect
       .poll(() => page.getByRole("alert").innerText(), SHOWN)
       .toContain("Cannot reach the registry service");
     await register("erin", "tablet");
-    await harness.gateway.unregister({ userId: "dave", deviceId: "laptop" });
-    harness.registryProxy.restore();
+    await harness().gateway.unregister({ userId: "dave", deviceId: "laptop" });
+    harness().registryProxy.restore();
     await expect
       .poll(() => page.getByLabel("Recovered gaps").innerText(), SHOWN)
       .toMatch(/^Reconnected after a disconnect of \d+ s: recovered 2 events from revisions \d+–\d+\.$/);
@@ -162,15 +155,15 @@ describe("the admin console's user lookup and live feed, in Chromium against bot
   });
 
   it("says so when a resume asks for a revision etcd has compacted away, and starts again from now", async () => {
-    const page = await signIn(harness, { token: TOKENS.admin });
+    const page = await signIn(harness(), { token: TOKENS.admin });
     await openFeed(page, "gina");
     await page.getByRole("button", { name: "Pause" }).click();
     await expect.poll(() => status(page)).toMatch(/^Paused/);
     // A change the feed missed, then more than the registry keeps in memory (served from etcd then), then
     // a compaction of etcd's history past the missed change.
-    await harness.gateway.register({ userId: "gina", deviceId: "phone", gatewayNode: "gw-3:9000" });
-    const { leaseId } = await harness.gateway.grantLease({ gatewayNode: "gw-3:9000" });
-    const { revision } = await harness.gateway.batchRegister({
+    await harness().gateway.register({ userId: "gina", deviceId: "phone", gatewayNode: "gw-3:9000" });
+    const { leaseId } = await harness().gateway.grantLease({ gatewayNode: "gw-3:9000" });
+    const { revision } = await harness().gateway.batchRegister({
       gatewayNode: "gw-3:9000",
       leaseId,
       devices: Array.from({ length: REGISTRY_WATCH_BACKLOG + 1 }, (_, i) => ({
@@ -178,7 +171,7 @@ describe("the admin console's user lookup and live feed, in Chromium against bot
         deviceId: "phone",
       })),
     });
-    await etcdJson(harness.services.etcd.endpoints[0]!, "/v3/kv/compaction", {
+    await etcdJson(harness().services.etcd.endpoints[0]!, "/v3/kv/compaction", {
       revision: String(revision),
       physical: true,
     });
@@ -196,7 +189,7 @@ describe("the admin console's user lookup and live feed, in Chromium against bot
 
     await page.getByRole("button", { name: "Start a new feed from now" }).click();
     await expect.poll(() => status(page), SHOWN).toMatch(/^Live · gina · up to revision \d+$/);
-    await harness.gateway.unregister({ userId: "gina", deviceId: "phone" });
+    await harness().gateway.unregister({ userId: "gina", deviceId: "phone" });
     await expect.poll(() => events(page), SHOWN).toEqual([expect.stringMatching(/ DELETE gina\/phone /)]);
     await page.close();
   });

@@ -1,33 +1,20 @@
 // biome-ignore-all lint/performance/useDomNodeTextContent: Playwright's locator.innerText() is the rendered text meant here, not the DOM property.
 import { freePorts } from "@im-core/testkit";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { accessibilityProblems } from "./testing/accessibility";
-import {
-  type ConsoleHarness,
-  screenshot,
-  signIn,
-  startConsoleHarness,
-  TOKENS,
-} from "./testing/console-harness";
-
-// Waits on what the page shows, never on fixed sleeps: generous for a cold, loaded two-core machine.
-const SHOWN = { timeout: 30_000 };
+import { consoleHarnessForFile, SHOWN, screenshot, signIn, TOKENS } from "./testing/console-harness";
 
 describe("the admin console's refusals and keyboard use, in Chromium against both services", () => {
-  let harness: ConsoleHarness;
-  beforeAll(async () => {
-    harness = await startConsoleHarness();
-  });
-  afterAll(() => harness?.dispose());
+  const harness = consoleHarnessForFile();
 
   it("says a wrong token was refused, and offers to sign in again", async () => {
-    const page = await signIn(harness, { token: "not-a-token-anyone-issued" });
+    const page = await signIn(harness(), { token: "not-a-token-anyone-issued" });
     await page.getByLabel("User ids").fill("alice");
     await page.getByLabel("User ids").press("Enter");
     const alert = page.getByRole("alert");
     await expect.poll(() => alert.getAttribute("data-kind"), SHOWN).toBe("unauthenticated");
     expect(await alert.innerText()).toContain(
-      `The token was refused by the registry service (${harness.registryProxy.endpoint})`,
+      `The token was refused by the registry service (${harness().registryProxy.endpoint})`,
     );
     // Every view the README shows: labelled fields, readable contrast.
     expect(await accessibilityProblems(page)).toEqual([]);
@@ -38,7 +25,7 @@ describe("the admin console's refusals and keyboard use, in Chromium against bot
   });
 
   it("says a token without the admin role is not allowed what only admins may do", async () => {
-    const page = await signIn(harness, { token: TOKENS.router });
+    const page = await signIn(harness(), { token: TOKENS.router });
     await page.getByRole("link", { name: "Conversations" }).click();
     const alert = page.getByRole("alert");
     await expect.poll(() => alert.getAttribute("data-kind"), SHOWN).toBe("permission");
@@ -49,7 +36,7 @@ describe("the admin console's refusals and keyboard use, in Chromium against bot
   it("says a service cannot be reached, while the other one still answers", async () => {
     const [closedPort] = await freePorts(1);
     const unreachable = `http://127.0.0.1:${closedPort}`;
-    const page = await signIn(harness, { token: TOKENS.admin, sequenceUrl: unreachable });
+    const page = await signIn(harness(), { token: TOKENS.admin, sequenceUrl: unreachable });
     await page.getByRole("link", { name: "Health" }).click();
     const sequenceCard = page.getByTestId("health-sequence");
     await expect
@@ -68,7 +55,7 @@ describe("the admin console's refusals and keyboard use, in Chromium against bot
   });
 
   it("is refused by both services when served from an origin that is not on their allowlist", async () => {
-    const page = await signIn(harness, { token: TOKENS.admin, origin: harness.foreignSite.url });
+    const page = await signIn(harness(), { token: TOKENS.admin, origin: harness().foreignSite.url });
     const blocked: string[] = [];
     page.on("console", (message) => {
       if (message.text().includes("blocked by CORS policy")) blocked.push(message.text());
@@ -78,7 +65,7 @@ describe("the admin console's refusals and keyboard use, in Chromium against bot
     const alert = page.getByRole("alert");
     await expect.poll(() => alert.getAttribute("data-kind"), SHOWN).toBe("unreachable");
     expect(await alert.innerText()).toContain(
-      `does not allow this console's origin (${harness.foreignSite.url})`,
+      `does not allow this console's origin (${harness().foreignSite.url})`,
     );
     // The browser, not the network, refused: the service answered without allowing this origin.
     await expect.poll(() => blocked.length, SHOWN).toBeGreaterThan(0);
@@ -90,12 +77,12 @@ describe("the admin console's refusals and keyboard use, in Chromium against bot
   });
 
   it("works from the keyboard alone: sign in, skip to content, move between views", async () => {
-    const page = await harness.browser.newPage({ viewport: { width: 1280, height: 860 } });
+    const page = await harness().browser.newPage({ viewport: { width: 1280, height: 860 } });
     const query = new URLSearchParams({
-      registry: harness.registryProxy.endpoint,
-      sequence: harness.services.sequence.url,
+      registry: harness().registryProxy.endpoint,
+      sequence: harness().services.sequence.url,
     });
-    await page.goto(`${harness.site.url}/?${query}#/sign-in`);
+    await page.goto(`${harness().site.url}/?${query}#/sign-in`);
     await page.getByRole("button", { name: "Sign in" }).waitFor(SHOWN);
     await page.keyboard.press("Tab");
     expect(await focusedLabel(page)).toBe("Admin token");

@@ -16,6 +16,7 @@ import {
   startTcpProxy,
   type TcpProxy,
 } from "@im-core/testkit";
+import { forFile } from "@im-core/testkit/vitest";
 import { type Browser, chromium, type Page } from "playwright-core";
 
 export const TOKENS = {
@@ -25,6 +26,9 @@ export const TOKENS = {
 } as const;
 
 export const REGISTRY_WATCH_BACKLOG = 100;
+
+/** Waits on what the page shows, never fixed sleeps: generous for a cold, loaded two-core machine. */
+export const SHOWN = { timeout: 30_000 };
 const DIST = fileURLToPath(new URL("../../dist/", import.meta.url));
 const SCREENSHOTS = fileURLToPath(new URL("../../docs/screenshots/", import.meta.url));
 
@@ -93,6 +97,11 @@ export async function startConsoleHarness(): Promise<ConsoleHarness> {
       await Promise.all([registryProxy.close(), site.close(), foreignSite.close(), services.dispose()]);
     },
   };
+}
+
+/** The harness of a whole test file: started before its first test, disposed after its last. */
+export function consoleHarnessForFile(): () => ConsoleHarness {
+  return forFile(startConsoleHarness, (harness) => harness.dispose());
 }
 
 /**
