@@ -3,7 +3,8 @@ import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { App } from "./app";
 import { isWorthRetrying } from "./rpc/errors";
-import "./styles.css";
+import "./styles/base.css";
+import "./styles/views.css";
 
 const queryClient = new QueryClient({
   defaultOptions: {
