@@ -3,6 +3,7 @@ import { useEffect, useState } from "react";
 import { type ConnectionSettings, clearSession, loadSession, saveSession } from "./connection/settings";
 import { SignIn } from "./connection/sign-in";
 import { TransportsProvider } from "./rpc/transports";
+import { ViewErrorBoundary } from "./ui/error-boundary";
 import { navigate, routeHref, useRoute } from "./ui/route";
 import { ConversationsView } from "./views/conversations/conversations-view";
 import { LiveFeedView } from "./views/feed/live-feed-view";
@@ -74,7 +75,11 @@ export function App() {
         </div>
       </header>
       <main id="main" tabIndex={-1}>
-        {current && <current.Component key={current.id} params={route.params} />}
+        {current && (
+          <ViewErrorBoundary key={current.id}>
+            <current.Component params={route.params} />
+          </ViewErrorBoundary>
+        )}
       </main>
     </TransportsProvider>
   );

@@ -26,8 +26,8 @@ export function LookupView({ params }: { params: URLSearchParams }) {
       />
       {lookup.isFetching && <p aria-live="polite">Looking up…</p>}
       {lookup.error && <ErrorNotice error={lookup.error} service="registry" />}
-      {lookup.data && !lookup.isFetching && (
-        <>
+      {lookup.data && (
+        <div aria-busy={lookup.isFetching}>
           <p className="answer-meta" aria-live="polite">
             As of registry revision{" "}
             <strong data-testid="lookup-revision">{lookup.data.revision.toString()}</strong>
@@ -41,7 +41,7 @@ export function LookupView({ params }: { params: URLSearchParams }) {
             </button>
           </p>
           <DevicesTable userIds={userIds} devices={lookup.data.devices} />
-        </>
+        </div>
       )}
     </section>
   );

@@ -28,8 +28,8 @@ export function ConversationsView() {
       <ConversationForm onSubmit={setAsked} />
       {current.isFetching && <p aria-live="polite">Asking…</p>}
       {current.error && <ErrorNotice error={current.error} service="sequence" />}
-      {asked && current.data && !current.isFetching && (
-        <p className="answer" aria-live="polite" data-testid="current-answer">
+      {asked && current.data && (
+        <p className="answer" aria-live="polite" aria-busy={current.isFetching} data-testid="current-answer">
           {describeConversation(asked)} is at <strong>{current.data.sequence.toString()}</strong>
           {current.data.sequence === 0n && " (no number handed out yet)"}
           {" · "}
