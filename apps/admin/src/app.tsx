@@ -67,7 +67,7 @@ export function App() {
         </nav>
         <div className="session">
           <span title={`registry ${session.registryUrl}, sequence ${session.sequenceUrl}`}>
-            {new URL(session.registryUrl).host} · {new URL(session.sequenceUrl).host}
+            registry {new URL(session.registryUrl).host} · sequence {new URL(session.sequenceUrl).host}
           </span>
           <button type="button" onClick={signOut}>
             Sign out
