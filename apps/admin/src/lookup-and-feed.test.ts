@@ -187,6 +187,9 @@ describe("the admin console's user lookup and live feed, in Chromium against bot
     expect(await accessibilityProblems(page)).toEqual([]);
     await screenshot(page, "feed-out-of-range");
 
+    expect(await page.getByRole("link", { name: "Look these users up" }).getAttribute("href")).toBe(
+      "#/lookup?users=gina",
+    );
     await page.getByRole("button", { name: "Start a new feed from now" }).click();
     await expect.poll(() => status(page), SHOWN).toMatch(/^Live · gina · up to revision \d+$/);
     await harness().gateway.unregister({ userId: "gina", deviceId: "phone" });

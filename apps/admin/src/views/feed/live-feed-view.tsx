@@ -1,7 +1,7 @@
 import { ErrorNotice } from "../../ui/error-notice";
 import { parseIdList } from "../../ui/format";
 import { IdListForm } from "../../ui/id-list-form";
-import { navigate } from "../../ui/route";
+import { navigate, routeHref } from "../../ui/route";
 import { FeedEventsTable } from "./feed-events-table";
 import type { FeedState, FeedStatus } from "./feed-session";
 import { GapList } from "./gap-list";
@@ -60,12 +60,17 @@ function Feed({ params }: { params: URLSearchParams }) {
         <ErrorNotice error={state.error} service="registry" />
       )}
       {state.status === "stopped" && (
-        <button
-          type="button"
-          onClick={() => navigate("feed", { ...Object.fromEntries(params), restart: String(now) })}
-        >
-          Start a new feed from now
-        </button>
+        <p className="feed-controls">
+          <button
+            type="button"
+            onClick={() => navigate("feed", { ...Object.fromEntries(params), restart: String(now) })}
+          >
+            Start a new feed from now
+          </button>
+          {userIds.length > 0 && (
+            <a href={routeHref("lookup", { users: userIds.join(",") })}>Look these users up</a>
+          )}
+        </p>
       )}
       <Counters state={state} now={now} />
       <GapList gaps={state.gaps} />
