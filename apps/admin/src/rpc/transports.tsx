@@ -1,7 +1,8 @@
-import type { Interceptor, Transport } from "@connectrpc/connect";
+import type { Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { createContext, type ReactNode, useContext, useMemo } from "react";
 import type { ConnectionSettings } from "../connection/settings";
+import { bearer } from "./bearer";
 
 /** One Connect transport per service: they live on different origins, with the same bearer token. */
 export interface ServiceTransports {
@@ -11,13 +12,6 @@ export interface ServiceTransports {
 }
 
 const TransportsContext = createContext<ServiceTransports | undefined>(undefined);
-
-function bearer(token: string): Interceptor {
-  return (next) => (request) => {
-    request.header.set("authorization", `Bearer ${token}`);
-    return next(request);
-  };
-}
 
 /**
  * Connect JSON over HTTP/1.1 (what browsers speak to both services): readable in the devtools network

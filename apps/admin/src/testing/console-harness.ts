@@ -18,6 +18,7 @@ import {
 } from "@im-core/testkit";
 import { forFile } from "@im-core/testkit/vitest";
 import { type Browser, chromium, type Page } from "playwright-core";
+import { bearer } from "../rpc/bearer";
 
 export const TOKENS = {
   admin: "admin-token-for-the-console-test",
@@ -71,13 +72,6 @@ export async function startConsoleHarness(): Promise<ConsoleHarness> {
   });
   const registryProxy = await startTcpProxy(services.registry.port);
   const browser = await chromium.launch(chromiumLaunchOptions);
-  const as = (token: string) => [
-    (next: Parameters<import("@connectrpc/connect").Interceptor>[0]) =>
-      (request: Parameters<typeof next>[0]) => {
-        request.header.set("authorization", `Bearer ${token}`);
-        return next(request);
-      },
-  ];
   return {
     services,
     site,
@@ -86,11 +80,11 @@ export async function startConsoleHarness(): Promise<ConsoleHarness> {
     browser,
     gateway: createClient(
       RegistryService,
-      createGrpcTransport({ baseUrl: services.registry.url, interceptors: as(TOKENS.gateway) }),
+      createGrpcTransport({ baseUrl: services.registry.url, interceptors: [bearer(TOKENS.gateway)] }),
     ),
     numbers: createClient(
       SequenceService,
-      createGrpcTransport({ baseUrl: services.sequence.url, interceptors: as(TOKENS.router) }),
+      createGrpcTransport({ baseUrl: services.sequence.url, interceptors: [bearer(TOKENS.router)] }),
     ),
     async dispose() {
       await browser.close();
