@@ -9,6 +9,12 @@ import { sequenceEntry } from "@im-core/sequence/entry";
 import { type ServiceProcess, startService } from "@im-core/testkit";
 import { dataRoot, startLocalBackends } from "./backends.ts";
 
+/**
+ * The admin console's dev server (`pnpm --dir apps/admin dev`, fixed to this origin by its
+ * vite.config.ts) calls both services from the browser: they must allow its origin.
+ */
+const adminConsoleOrigins = ["http://127.0.0.1:5173", "http://localhost:5173"];
+
 const services = [
   { name: "registry", port: 8081, entry: registryEntry },
   { name: "sequence", port: 8082, entry: sequenceEntry },
@@ -47,8 +53,14 @@ try {
         dataDir: path.join(dataRoot, name),
         ready: "/readyz",
         readyTimeoutMs: 30_000,
-        // Local development only: anyone on this machine may call the services.
-        env: { ...backends.env, AUTH_DISABLED: "true", LOG_LEVEL: process.env.LOG_LEVEL ?? "info" },
+        // Local development only: anyone on this machine may call the services (the console's sign-in takes
+        // any token then).
+        env: {
+          ...backends.env,
+          AUTH_DISABLED: "true",
+          CORS_ALLOWED_ORIGINS: adminConsoleOrigins.join(","),
+          LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+        },
         onOutput: (line) => console.log(`[${name}] ${line}`),
         onExit: (code, signal) => {
           if (stopping) return;
@@ -73,6 +85,7 @@ console.log(`
 
   try:  curl -s -H 'content-type: application/json' -d '{"conversation":{"groupId":"g1"}}' \\
           http://127.0.0.1:8082/im.sequence.v1.SequenceService/Next
+  admin console: pnpm --dir apps/admin dev, then http://127.0.0.1:5173 (sign in with any token, e.g. "dev")
   Auth is disabled for local development (AUTH_DISABLED=true); production needs AUTH_TOKENS.
   Ctrl-C stops everything.
 `);

@@ -33,5 +33,7 @@ export {
 export { redisCommand } from "./resp.js";
 export type { ServerOptions, ServerProcess } from "./server-process.js";
 export { type ServiceOptions, type ServiceProcess, startService } from "./service.js";
+export { type ServicePair, startServicePair } from "./service-pair.js";
+export { chromiumLaunchOptions, filesOf, type StaticSite, serveStatic } from "./static-site.js";
 export { kindOf } from "./store-errors.js";
 export { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";

@@ -1,6 +1,4 @@
-import { mkdirSync } from "node:fs";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
+import { mkdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -8,14 +6,11 @@ import { RegistryService } from "@im-core/proto";
 import { registryEntry } from "@im-core/registry/entry";
 import { sequenceEntry } from "@im-core/sequence/entry";
 import {
-  type EtcdServer,
-  type MariaDbServer,
-  type RedisServer,
-  type ServiceProcess,
-  startEtcd,
-  startMariaDb,
-  startRedis,
-  startService,
+  chromiumLaunchOptions,
+  type ServicePair,
+  type StaticSite,
+  serveStatic,
+  startServicePair,
 } from "@im-core/testkit";
 import { build } from "esbuild";
 import { type Browser, chromium, type Page } from "playwright-core";
@@ -26,7 +21,7 @@ const gatewayToken = "gateway-token-for-the-browser-test";
 const resultsDir = fileURLToPath(new URL("../results/", import.meta.url));
 
 /** Serves the admin page (bundled with esbuild) on its own origin, like an admin tool's web server. */
-async function servePage(): Promise<{ url: string; close: () => void }> {
+async function servePage(): Promise<StaticSite> {
   const bundle = await build({
     entryPoints: [fileURLToPath(new URL("../page/admin.ts", import.meta.url))],
     bundle: true,
@@ -34,74 +29,46 @@ async function servePage(): Promise<{ url: string; close: () => void }> {
     target: "chrome120",
     write: false,
   });
-  const script = bundle.outputFiles[0]!.text;
-  const { readFile } = await import("node:fs/promises");
-  const html = await readFile(new URL("../page/index.html", import.meta.url), "utf8");
-  const server = http.createServer((request, response) => {
-    const isScript = request.url?.startsWith("/admin.js");
-    response.writeHead(200, { "content-type": isScript ? "text/javascript" : "text/html; charset=utf-8" });
-    response.end(isScript ? script : html);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
+  const html = readFileSync(new URL("../page/index.html", import.meta.url), "utf8");
+  return serveStatic(
+    new Map([
+      ["/index.html", html],
+      ["/admin.js", bundle.outputFiles[0]!.text],
+    ]),
+  );
 }
 
 describe("admin tools in a real browser (Connect JSON over HTTP/1.1 with CORS)", () => {
-  let etcd: EtcdServer;
-  let redis: RedisServer;
-  let mariadb: MariaDbServer;
-  let registry: ServiceProcess;
-  let sequence: ServiceProcess;
-  let page: { url: string; close: () => void };
-  let otherOrigin: { url: string; close: () => void };
+  let services: ServicePair;
+  let page: StaticSite;
+  let otherOrigin: StaticSite;
   let browser: Browser;
 
   beforeAll(async () => {
-    [etcd, redis, mariadb, page, otherOrigin] = await Promise.all([
-      startEtcd(),
-      startRedis(),
-      startMariaDb(),
-      servePage(),
-      servePage(),
-    ]);
-    const auth = {
-      AUTH_TOKENS: `${routerToken}:router,${gatewayToken}:gateway@*`,
-      CORS_ALLOWED_ORIGINS: page.url,
-    };
-    [registry, sequence] = await Promise.all([
-      startService({
-        entry: registryEntry,
-        env: { ...auth, ETCD_ENDPOINTS: etcd.endpoints.join(",") },
-      }),
-      startService({
-        entry: sequenceEntry,
-        env: { ...auth, REDIS_URL: redis.url, MYSQL_URL: await mariadb.createDatabase() },
-      }),
-    ]);
-    browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
+    [page, otherOrigin] = await Promise.all([servePage(), servePage()]);
+    services = await startServicePair({
+      registryEntry,
+      sequenceEntry,
+      env: {
+        AUTH_TOKENS: `${routerToken}:router,${gatewayToken}:gateway@*`,
+        CORS_ALLOWED_ORIGINS: page.url,
+      },
     });
+    browser = await chromium.launch(chromiumLaunchOptions);
   });
 
   afterAll(async () => {
     await browser?.close();
-    page?.close();
-    otherOrigin?.close();
-    await Promise.all([registry, sequence, etcd, redis, mariadb].map((server) => server?.dispose()));
+    await Promise.all([page?.close(), otherOrigin?.close(), services?.dispose()]);
   });
 
   async function open(origin: string): Promise<Page> {
     const tab = await browser.newPage();
-    const query = new URLSearchParams({ registry: registry.url, sequence: sequence.url, token: routerToken });
+    const query = new URLSearchParams({
+      registry: services.registry.url,
+      sequence: services.sequence.url,
+      token: routerToken,
+    });
     await tab.goto(`${origin}/?${query}`);
     return tab;
   }
@@ -112,7 +79,7 @@ describe("admin tools in a real browser (Connect JSON over HTTP/1.1 with CORS)",
     await expect.poll(() => tab.textContent("#next")).toBe("numbers 1..3");
     await expect.poll(() => tab.textContent("#watch")).toMatch(/^watching from revision \d+$/);
 
-    const gateway = createClient(RegistryService, createGrpcTransport({ baseUrl: registry.url }));
+    const gateway = createClient(RegistryService, createGrpcTransport({ baseUrl: services.registry.url }));
     const asGateway = { headers: { authorization: `Bearer ${gatewayToken}` } };
     await gateway.register({ userId: "alice", deviceId: "phone", gatewayNode: "gw-1:9000" }, asGateway);
     await expect

@@ -176,3 +176,37 @@ describe.each(apps)("the $app deployment", ({ app, port }) => {
     }
   });
 });
+
+test("the admin console's Deployment, Service, Dockerfile and nginx.conf agree: one port, a /healthz nginx answers, non-root, read-only", () => {
+  const deployment = find("Deployment", "admin");
+  const service = find("Service", "admin");
+  const pod = deployment.spec.template.spec;
+  const container = pod.containers[0];
+  const dockerfile = readFileSync(join(REPO, "apps/admin/Dockerfile"), "utf8");
+  const nginx = readFileSync(join(REPO, "apps/admin/nginx.conf"), "utf8");
+
+  expect(deployment.spec.selector.matchLabels).toEqual(service.spec.selector);
+  expect(deployment.spec.template.metadata.labels).toMatchObject(service.spec.selector);
+  expect(container.image).toBe("im-core/admin");
+  expect(container.ports).toEqual([{ name: "http", containerPort: 8080, protocol: "TCP" }]);
+  expect(service.spec.ports).toEqual([expect.objectContaining({ targetPort: "http" })]);
+  expect(dockerfile).toContain("EXPOSE 8080\n");
+  expect(nginx).toMatch(/^\s*listen 8080;$/m);
+  // The probes ask what nginx answers itself.
+  expect(container.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "http" });
+  expect(container.readinessProbe.httpGet).toEqual({ path: "/healthz", port: "http" });
+  expect(nginx).toContain("location = /healthz {");
+  // The image's user is the pod's; the root filesystem is read-only with /tmp (nginx's temp files) writable.
+  expect(dockerfile).toContain(`USER ${pod.securityContext.runAsUser}:${pod.securityContext.runAsGroup}\n`);
+  expect(pod.securityContext.runAsNonRoot).toBe(true);
+  expect(container.securityContext).toMatchObject({
+    readOnlyRootFilesystem: true,
+    allowPrivilegeEscalation: false,
+  });
+  expect(container.volumeMounts).toContainEqual({ name: "tmp", mountPath: "/tmp" });
+  // The image serves what Vite builds.
+  expect(dockerfile).toContain("COPY --from=builder /repo/apps/admin/dist /usr/share/nginx/html");
+  expect(readFileSync(join(REPO, "apps/admin/package.json"), "utf8")).toContain(
+    '"build": "rm -rf dist && vite build"',
+  );
+});
