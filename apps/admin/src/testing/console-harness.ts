@@ -31,7 +31,16 @@ export const REGISTRY_WATCH_BACKLOG = 100;
 /** Waits on what the page shows, never fixed sleeps: generous for a cold, loaded two-core machine. */
 export const SHOWN = { timeout: 30_000 };
 const DIST = fileURLToPath(new URL("../../dist/", import.meta.url));
-const SCREENSHOTS = fileURLToPath(new URL("../../docs/screenshots/", import.meta.url));
+/**
+ * Where the screenshots go: the committed docs/screenshots/ (which the README links) when
+ * UPDATE_SCREENSHOTS=1, else results/ (gitignored), so that a test run leaves the working tree clean.
+ */
+const SCREENSHOTS = fileURLToPath(
+  new URL(
+    process.env.UPDATE_SCREENSHOTS === "1" ? "../../docs/screenshots/" : "../../results/",
+    import.meta.url,
+  ),
+);
 
 /**
  * The built console (dist/) on two origins, only the first on both services' CORS allowlist; both
@@ -118,7 +127,7 @@ export async function signIn(
   return page;
 }
 
-/** Saves what the page shows as docs/screenshots/<name>.png, which the README links. */
+/** Saves what the page shows as <name>.png (see SCREENSHOTS). */
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   // A steady picture: no blinking caret, no transition caught halfway.
