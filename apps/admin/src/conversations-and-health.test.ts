@@ -97,14 +97,14 @@ describe("the admin console's conversations and health views, in Chromium agains
     for (const service of ["registry", "sequence"]) {
       await expect.poll(() => verdict(page, service), SHOWN).toBe("Ready: every backend answers");
     }
-    expect(await backends(page)).toEqual(["etcd: answering", "redis: answering", "mysql: answering"]);
+    expect(await backends(page)).toEqual(["etcd: answering", "mysql: answering", "redis: answering"]);
     // Every view the README shows: labelled fields, readable contrast.
     expect(await accessibilityProblems(page)).toEqual([]);
     await screenshot(page, "health");
 
     await harness().services.redis.stop();
     await expect.poll(() => verdict(page, "sequence"), SHOWN).toBe("Ready, degraded: redis not answering");
-    expect(await backends(page)).toEqual(["etcd: answering", "redis: not answering", "mysql: answering"]);
+    expect(await backends(page)).toEqual(["etcd: answering", "mysql: answering", "redis: not answering"]);
     expect(await verdict(page, "registry")).toBe("Ready: every backend answers");
     // Every view the README shows: labelled fields, readable contrast.
     expect(await accessibilityProblems(page)).toEqual([]);

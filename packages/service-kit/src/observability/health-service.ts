@@ -6,7 +6,8 @@ import { Health, HealthCheckResponse_ServingStatus } from "@im-core/proto/grpc/h
  * The standard `grpc.health.v1.Health` service. For the whole server ("") and for each named service:
  * SERVING while the instance is ready (a shared backend outage included: it still serves what it can),
  * NOT_SERVING while it drains or its own connection to a backend is broken. For each backend by name
- * (`etcd`, `redis`, `mysql`): SERVING while the last probe reached it.
+ * (`etcd`, `redis`, `mysql`): SERVING while the last probe reached it. `List` answers every one of
+ * those names at once (an admin console learns the backends from it).
  */
 export { Health };
 
@@ -21,17 +22,23 @@ export function registerHealthService(
 ): void {
   const services = new Set(["", ...options.services]);
   const backends = new Set(options.backends);
+  const status = (serving: boolean) => ({
+    status: serving
+      ? HealthCheckResponse_ServingStatus.SERVING
+      : HealthCheckResponse_ServingStatus.NOT_SERVING,
+  });
   router.service(Health, {
     async check(request) {
-      let serving: boolean;
-      if (services.has(request.service)) serving = await options.isServing();
-      else if (backends.has(request.service)) serving = await options.isBackendServing(request.service);
-      else throw new ConnectError(`unknown service "${request.service}"`, Code.NotFound);
-      return {
-        status: serving
-          ? HealthCheckResponse_ServingStatus.SERVING
-          : HealthCheckResponse_ServingStatus.NOT_SERVING,
-      };
+      if (services.has(request.service)) return status(await options.isServing());
+      if (backends.has(request.service)) return status(await options.isBackendServing(request.service));
+      throw new ConnectError(`unknown service "${request.service}"`, Code.NotFound);
+    },
+    async list() {
+      const serving = await options.isServing();
+      const statuses: Record<string, ReturnType<typeof status>> = {};
+      for (const name of services) statuses[name] = status(serving);
+      for (const name of backends) statuses[name] = status(await options.isBackendServing(name));
+      return { statuses };
     },
   });
 }

@@ -71,7 +71,7 @@ describe("CachedReadiness", () => {
 });
 
 describe("readiness of a server", () => {
-  it("answers a /readyz flood and gRPC health from the cached probe, and follows the backend (a shared outage: degraded)", async () => {
+  it("answers a /readyz flood and gRPC health (Check and List) from the cached probe, and follows the backend (a shared outage: degraded)", async () => {
     const backend = { up: true };
     const { server, baseUrl, readinessChecks } = await startObservedServer(
       { readinessRefreshMs: 50 },
@@ -92,6 +92,11 @@ describe("readiness of a server", () => {
         .poll(async () => (await health.check({ service: "backend" })).status, { timeout: 2_000 })
         .toBe(HealthCheckResponse_ServingStatus.NOT_SERVING);
       expect((await health.check({})).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+      const listed = (await health.list({})).statuses;
+      expect(Object.fromEntries(Object.entries(listed).map(([name, s]) => [name, s.status]))).toMatchObject({
+        "": HealthCheckResponse_ServingStatus.SERVING,
+        backend: HealthCheckResponse_ServingStatus.NOT_SERVING,
+      });
       const response = await fetch(`${baseUrl}/readyz`);
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({
