@@ -93,6 +93,12 @@ export function misrouted(report: PropertyReport): { count: number; first: strin
 }
 
 /** The request dimensions whose values are counted for the summary. */
+/**
+ * A test running a property of hundreds of exchanges: bounded work, but on a loaded two-core machine it
+ * takes several times its usual ~8 s, so the files' 20 s default is too tight.
+ */
+export const PROPERTY_TIMEOUT_MS = 90_000;
+
 const DIMENSIONS: (keyof RequestSpec)[] = [
   "path",
   "contentType",

@@ -1,6 +1,12 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { pairForTests } from "../../../testing/differential/exchange.js";
-import { checkEquivalence, misrouted, newReport, summary } from "../../../testing/differential/property.js";
+import {
+  checkEquivalence,
+  misrouted,
+  newReport,
+  PROPERTY_TIMEOUT_MS,
+  summary,
+} from "../../../testing/differential/property.js";
 import type { ServiceName } from "../../../testing/differential/server-pair.js";
 
 /** Fixed, so a failure replays; fast-check prints the seed, path and shrunk request on failure. */
@@ -14,7 +20,9 @@ describe.each(["registry", "sequence"] as const)("the %s service over h2c", (ser
     console.log(summary(`${service} h2c`, report));
   });
 
-  it("answers every generated request on the lean path exactly as connectNodeAdapter does, with the same metrics, handler calls and log lines", async () => {
+  it("answers every generated request on the lean path exactly as connectNodeAdapter does, with the same metrics, handler calls and log lines", {
+    timeout: PROPERTY_TIMEOUT_MS,
+  }, async () => {
     await checkEquivalence(setup.clients, { transport: "h2", numRuns: RUNS[service], seed: SEED, report });
   });
 
