@@ -48,14 +48,22 @@ export async function lookup(
   return { revision: first.revision, entries: [first, ...rest].flatMap((r) => r.entries) };
 }
 
-/** Every entry at one revision, read in pages pinned to that revision. */
-export async function snapshot(etcd: Etcd3, layout: KeyLayout, deadline: Deadline): Promise<DeviceSnapshot> {
+/**
+ * Every entry at one revision, read in pages pinned to that revision. Each page has a deadline of its
+ * own (`deadline()` is asked once per page): a snapshot of a million entries takes longer than one
+ * call may, and a whole-snapshot deadline would make it fail, and retry, forever.
+ */
+export async function snapshot(
+  etcd: Etcd3,
+  layout: KeyLayout,
+  deadline: () => Deadline,
+): Promise<DeviceSnapshot> {
   const end = prefixEnd(layout.devicesPrefix);
   let from = utf8(layout.devicesPrefix);
   let revision: number | undefined;
   const entries: DeviceEntry[] = [];
   for (;;) {
-    const page = await withRetry("snapshot", deadline, (o) =>
+    const page = await withRetry("snapshot", deadline(), (o) =>
       etcd.kv.range(
         { key: from, range_end: end, limit: SNAPSHOT_PAGE, ...(revision ? { revision } : {}) },
         o,

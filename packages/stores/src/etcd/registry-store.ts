@@ -125,7 +125,7 @@ export class EtcdRegistryStore implements MirrorSource {
   }
 
   snapshot(options?: CallOptions): Promise<DeviceSnapshot> {
-    return reads.snapshot(this.#etcd, this.layout, this.#deadline(options));
+    return reads.snapshot(this.#etcd, this.layout, () => this.#deadline(options));
   }
 
   watch(fromRevision: number, sink: WatchSink): WatchHandle {
