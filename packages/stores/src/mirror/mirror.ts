@@ -9,7 +9,7 @@ import { WriteFloor } from "./write-floor.js";
 /** Undelivered events a subscriber may fall behind before it is cut off, unless told otherwise. */
 export const DEFAULT_SUBSCRIBER_BACKLOG = 10_000;
 
-export interface MirrorOptions<V = DeviceEntry> {
+export interface MirrorOptions<V extends DeviceEntry = DeviceEntry> {
   /**
    * Most undelivered events per subscriber before it is cut off with `exhausted`; also how many recent
    * events are kept for subscribers that resume (one cut off for lag is at most that far behind).
@@ -20,7 +20,9 @@ export interface MirrorOptions<V = DeviceEntry> {
   onError?: (error: unknown) => void;
   /**
    * Builds what `views` answers for an entry (e.g. the ready-to-send message of an RPC response), once,
-   * when the mirror applies the entry. Must not be mutated by callers. Default: the entry itself.
+   * when the mirror applies the entry. It is all the mirror keeps of the entry, so it carries the
+   * entry's fields too (`lookup` answers it as the entry). Must not be mutated by callers. Default: the
+   * entry itself.
    */
   view?: (entry: DeviceEntry) => V;
 }
@@ -53,7 +55,7 @@ export interface ViewSnapshot<V> {
  * below a revision the owner wrote itself (`noteWrite`), so an instance always sees its own acknowledged
  * writes; otherwise a read returns undefined and the caller reads the source.
  */
-export class DeviceMirror<V = DeviceEntry> {
+export class DeviceMirror<V extends DeviceEntry = DeviceEntry> {
   readonly #source: MirrorSource;
   readonly #onError: (error: unknown) => void;
   readonly #maxBacklog: number;
@@ -73,7 +75,7 @@ export class DeviceMirror<V = DeviceEntry> {
     this.#source = source;
     this.#onError = options.onError ?? (() => {});
     this.#maxBacklog = options.maxSubscriberBacklog ?? DEFAULT_SUBSCRIBER_BACKLOG;
-    this.#index = new DeviceIndex(options.view ?? ((entry) => entry as unknown as V));
+    this.#index = new DeviceIndex(options.view ?? ((entry) => entry as V));
     this.#history = new History(this.#maxBacklog);
   }
 
@@ -201,11 +203,10 @@ export class DeviceMirror<V = DeviceEntry> {
   async #run(): Promise<void> {
     for (let failures = 0; !this.#closed; failures++) {
       try {
-        const snapshot = await this.#source.snapshot();
-        if (this.#closed) return;
-        this.#load(snapshot);
+        const revision = await this.#load();
+        if (revision === undefined) return;
         failures = 0;
-        this.#onError(await this.#follow(snapshot.revision + 1));
+        this.#onError(await this.#follow(revision + 1));
       } catch (error) {
         this.#onError(error);
       }
@@ -236,7 +237,14 @@ export class DeviceMirror<V = DeviceEntry> {
     });
   }
 
-  #load(snapshot: DeviceSnapshot): void {
+  /**
+   * Loads a snapshot and answers its revision (undefined once closed). A function of its own so that
+   * nothing keeps the snapshot's entries once they are indexed: a variable of `#run` would hold them
+   * (a second copy of every entry) for as long as the feed that follows runs.
+   */
+  async #load(): Promise<number | undefined> {
+    const snapshot = await this.#source.snapshot();
+    if (this.#closed) return undefined;
     // A source whose revision went backwards (etcd restored or wiped) makes every write noted before
     // meaningless: keeping the floor would send every read to the source until revisions caught up.
     if (snapshot.revision < this.#applied) this.#writes.reset();
@@ -245,6 +253,7 @@ export class DeviceMirror<V = DeviceEntry> {
     this.#history.reset(snapshot.revision);
     this.#loads++;
     this.#loaded = true;
+    return snapshot.revision;
   }
 
   #apply(batch: ChangeBatch): void {
