@@ -29,13 +29,6 @@ export class DeviceIndex<V extends DeviceEntry> {
     return this.#size;
   }
 
-  reset(entries: readonly DeviceEntry[]): void {
-    this.#users.clear();
-    this.#leaseEntries.clear();
-    this.#size = 0;
-    for (const entry of entries) this.put(entry);
-  }
-
   hasLease(leaseId: bigint): boolean {
     return (this.#leaseEntries.get(leaseId) ?? 0) > 0;
   }

@@ -59,7 +59,8 @@ export class DeviceMirror<V extends DeviceEntry = DeviceEntry> {
   readonly #source: MirrorSource;
   readonly #onError: (error: unknown) => void;
   readonly #maxBacklog: number;
-  readonly #index: DeviceIndex<V>;
+  readonly #view: (entry: DeviceEntry) => V;
+  #index: DeviceIndex<V>;
   readonly #history: History;
   readonly #subscribers = new FanOut();
   readonly #writes = new WriteFloor();
@@ -75,7 +76,8 @@ export class DeviceMirror<V extends DeviceEntry = DeviceEntry> {
     this.#source = source;
     this.#onError = options.onError ?? (() => {});
     this.#maxBacklog = options.maxSubscriberBacklog ?? DEFAULT_SUBSCRIBER_BACKLOG;
-    this.#index = new DeviceIndex(options.view ?? ((entry) => entry as V));
+    this.#view = options.view ?? ((entry) => entry as V);
+    this.#index = new DeviceIndex(this.#view);
     this.#history = new History(this.#maxBacklog);
   }
 
@@ -243,12 +245,18 @@ export class DeviceMirror<V extends DeviceEntry = DeviceEntry> {
    * (a second copy of every entry) for as long as the feed that follows runs.
    */
   async #load(): Promise<number | undefined> {
-    const snapshot = await this.#source.snapshot();
+    // Built apart and swapped in whole: until then, the index answers as it did (hasLease) and a failed
+    // load leaves it as it was. Pages go in as they arrive, so their entries die young.
+    const index = new DeviceIndex(this.#view);
+    const snapshot = await this.#source.snapshot(undefined, (entries) => {
+      for (const entry of entries) index.put(entry);
+    });
     if (this.#closed) return undefined;
+    for (const entry of snapshot.entries) index.put(entry);
     // A source whose revision went backwards (etcd restored or wiped) makes every write noted before
     // meaningless: keeping the floor would send every read to the source until revisions caught up.
     if (snapshot.revision < this.#applied) this.#writes.reset();
-    this.#index.reset(snapshot.entries);
+    this.#index = index;
     this.#applied = snapshot.revision;
     this.#history.reset(snapshot.revision);
     this.#loads++;

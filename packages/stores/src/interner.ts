@@ -2,9 +2,9 @@
 export const DEFAULT_INTERNER_CAPACITY = 65_536;
 
 /**
- * Hands out one shared immutable value per key, so that the mirror's many entries on one gateway node,
- * lease or registration time point at one string, bigint or timestamp instead of a copy each (a
- * gateway registers thousands of devices on one lease, in batches that share one time).
+ * Hands out one shared immutable value per key, so that many entries on one gateway node, lease or
+ * registration time (the mirror's, a snapshot's) point at one string, bigint or timestamp instead of a
+ * copy each: a gateway registers thousands of devices on one lease, in batches that share one time.
  *
  * Keys compare as a Map compares them (by value for strings, numbers and bigints), so two distinct
  * values never share an answer. Bounded: once `capacity` keys are held it forgets them all and starts
