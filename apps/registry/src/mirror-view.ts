@@ -1,5 +1,5 @@
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { create } from "@bufbuild/protobuf";
+import { type Timestamp, TimestampSchema } from "@bufbuild/protobuf/wkt";
 import type { DeviceLocation } from "@im-core/proto";
 import type { DeviceEntry } from "@im-core/stores/etcd";
 import { canonical, Interner } from "@im-core/stores/mirror";
@@ -37,8 +37,16 @@ export type MirrorView = DeviceLocation & DeviceEntry;
 export function mirrorViews(): (entry: DeviceEntry) => MirrorView {
   const nodes = canonical<string>();
   const leases = canonical<bigint>();
-  // Messages handed out are never mutated (see MirrorOptions.view), so devices may share one.
-  const times = new Interner<number, Timestamp>(timestampFromMs);
+  // Messages handed out are never mutated (see MirrorOptions.view), so devices may share one. Devices
+  // registered one by one rarely share a millisecond, but many share a second: its bigint, then.
+  const seconds = new Interner((second: number) => BigInt(second));
+  const times = new Interner(
+    (ms: number): Timestamp =>
+      create(TimestampSchema, {
+        seconds: seconds.get(Math.floor(ms / 1_000)),
+        nanos: (ms - Math.floor(ms / 1_000) * 1_000) * 1_000_000,
+      }),
+  );
   return (entry) =>
     new MirroredLocation(
       entry.userId,
