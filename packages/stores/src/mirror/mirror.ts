@@ -118,20 +118,23 @@ export class DeviceMirror<V extends DeviceEntry = DeviceEntry> {
     });
   }
 
-  /** Reads will not be answered from the mirror until it has applied `revision`. */
-  noteWrite(revision: number): void {
-    this.#writes.note(revision);
+  /**
+   * Reads of `userIds` (of every user, when the write's users are unknown) will not be answered from the
+   * mirror until it has applied `revision`.
+   */
+  noteWrite(revision: number, userIds?: Iterable<string>): void {
+    this.#writes.note(revision, userIds);
   }
 
   /**
-   * Waits (at most `timeoutMs`) until a live mirror has applied every write noted so far, and answers
-   * that revision: pass it to a read as `atLeast`. The feed usually delivers an acknowledged write within
-   * a millisecond or two, so a lookup right after a register waits that long instead of paying a read
-   * from the source.
+   * Waits (at most `timeoutMs`) until a live mirror has applied every write noted so far to `userIds`
+   * (to anyone, when undefined), and answers that revision: pass it to a read of those users as
+   * `atLeast`. The feed usually delivers an acknowledged write within a millisecond or two, so a lookup
+   * right after a register waits that long instead of paying a read from the source.
    */
-  catchUp(timeoutMs: number): Promise<number> {
-    if (!this.live) return Promise.resolve(this.#writes.value);
-    return this.#writes.wait(timeoutMs, () => this.#applied);
+  catchUp(timeoutMs: number, userIds?: readonly string[]): Promise<number> {
+    if (!this.live) return Promise.resolve(this.#writes.for(userIds));
+    return this.#writes.wait(timeoutMs, () => this.#applied, userIds);
   }
 
   stats(): MirrorStats {
@@ -152,15 +155,15 @@ export class DeviceMirror<V extends DeviceEntry = DeviceEntry> {
 
   /**
    * The users' entries at `revision`, or undefined when the mirror cannot vouch for being current: not
-   * live, or not yet at `atLeast` (default: every write its owner noted so far).
+   * live, or not yet at `atLeast` (default: every write its owner noted so far to these users).
    */
-  lookup(userIds: Iterable<string>, atLeast = this.#writes.value): DeviceSnapshot | undefined {
+  lookup(userIds: readonly string[], atLeast = this.#writes.for(userIds)): DeviceSnapshot | undefined {
     if (!this.#current(atLeast)) return undefined;
     return { revision: this.#applied, entries: this.#index.entriesOf(userIds) };
   }
 
   /** Like `lookup`, but answers the entries' views (`MirrorOptions.view`), sorted by user, then device. */
-  views(userIds: readonly string[], atLeast = this.#writes.value): ViewSnapshot<V> | undefined {
+  views(userIds: readonly string[], atLeast = this.#writes.for(userIds)): ViewSnapshot<V> | undefined {
     if (!this.#current(atLeast)) return undefined;
     return { revision: this.#applied, views: this.#index.viewsOf(userIds) };
   }
