@@ -20,6 +20,8 @@ export interface Limit {
   requests?: number;
   /** Stop starting calls after this long. */
   durationMs?: number;
+  /** Stop starting calls once this answers true (e.g. a load measured while another one runs). */
+  until?: () => boolean;
 }
 
 /**
@@ -41,7 +43,7 @@ export async function closedLoop(
   let ok = 0;
   const worker = async () => {
     for (;;) {
-      if (next >= maxRequests || performance.now() >= deadline) return;
+      if (next >= maxRequests || performance.now() >= deadline || limit.until?.()) return;
       const i = next++;
       const t0 = performance.now();
       let failure: { code: string; message: string } | undefined;

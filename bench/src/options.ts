@@ -9,7 +9,7 @@ export interface BenchOptions {
   nodes: string[];
   /** Write V8 CPU profiles of the services (`--cpu-prof`) and summarise them. */
   profile: boolean;
-  /** Which parts to run: server (h2load), e2e, extras (service-specific cases). */
+  /** Which parts to run: server (h2load), e2e, extras (service-specific cases), scale (registry at 1 M devices; not by default). */
   sections: Set<string>;
   /** Which services: sequence, registry. */
   services: Set<string>;
@@ -33,6 +33,9 @@ export function sizes(quick: boolean) {
         watchEvents: 10,
         memoryEntries: 500,
         registerBodies: 2_000,
+        batchRegisterDevices: 4_000,
+        scaleDevices: 4_000,
+        stormDevices: 2_000,
       }
     : {
         h2loadSeconds: 5,
@@ -47,6 +50,9 @@ export function sizes(quick: boolean) {
         watchEvents: 200,
         memoryEntries: 100_000,
         registerBodies: 30_000,
+        batchRegisterDevices: 100_000,
+        scaleDevices: 1_000_000,
+        stormDevices: 100_000,
       };
 }
 

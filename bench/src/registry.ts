@@ -6,6 +6,7 @@ import {
   RegistryService,
 } from "@im-core/proto";
 import type { ServiceProcess } from "@im-core/testkit";
+import { batchRegisterRow } from "./batch-register.js";
 import { encode } from "./bodies.js";
 import type { Bench } from "./context.js";
 import { client, e2eRows } from "./e2e.js";
@@ -138,6 +139,7 @@ export async function registrySuite(
       });
     } else registerRow = notMeasured(regCase, registerOne);
     rows.push(registerRow);
+    if (registerOne.ok) rows.push(await batchRegisterRow(bench, server, registerRow));
 
     const lookupRow = rows.find(
       (r) =>

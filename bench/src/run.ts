@@ -8,6 +8,7 @@ import { summariseProfileFile } from "./cpuprofile.js";
 import { nodeVersion } from "./nodes.js";
 import type { BenchOptions } from "./options.js";
 import { registrySuite } from "./registry.js";
+import { registryScale } from "./registry-scale.js";
 import { sequenceSuite } from "./sequence.js";
 import { BenchServers } from "./servers.js";
 import { nodeSide, sideBySide } from "./side-by-side.js";
@@ -202,7 +203,8 @@ async function runPass(
       done("sequence", rows);
       await servers.stop(sequence);
     }
-    if (opts.services.has("registry")) {
+    const registrySections = ["server", "e2e", "extras"].some((s) => opts.sections.has(s));
+    if (opts.services.has("registry") && registrySections) {
       const registry = await servers.startService("registry", { ETCD_ENDPOINTS: etcd.endpoints.join(",") });
       const rows = progressRows(log, pass.version, showNode);
       await registrySuite(bench, registry, { etcdEndpoints: etcd.endpoints }, rows).catch((error: Error) =>
@@ -211,6 +213,13 @@ async function runPass(
       addRatios(rows);
       done("registry", rows);
       await servers.stop(registry);
+    }
+    if (opts.services.has("registry") && opts.sections.has("scale")) {
+      const rows = progressRows(log, pass.version, showNode);
+      await registryScale(bench, servers, rows).catch((error: Error) =>
+        rows.push(failedRow("registry", error)),
+      );
+      done("registry at scale", rows);
     }
   } finally {
     await servers.disposeAll();

@@ -58,22 +58,30 @@ export class BenchServers {
     return new Map(anchors.map((anchor) => [anchor.name, anchor]));
   }
 
-  /** One of the services, built, ready when its backends are (`/readyz`); a CPU profile with `--profile`. */
-  async startService(app: "sequence" | "registry", env: Record<string, string>): Promise<ServiceProcess> {
+  /**
+   * One of the services, built, ready when its backends are (`/readyz`); a CPU profile with `--profile`.
+   * `extra.name` tells a second instance of the same app apart (its logs and profile).
+   */
+  async startService(
+    app: "sequence" | "registry",
+    env: Record<string, string>,
+    extra: { name?: string; nodeArgs?: string[] } = {},
+  ): Promise<ServiceProcess> {
     const t0 = performance.now();
+    const name = extra.name ?? app;
     const profileArgs = this.opts.profile
-      ? ["--cpu-prof", `--cpu-prof-dir=${this.profileDir}`, `--cpu-prof-name=${app}.cpuprofile`]
+      ? ["--cpu-prof", `--cpu-prof-dir=${this.profileDir}`, `--cpu-prof-name=${name}.cpuprofile`]
       : [];
     const service = await this.start({
       entry: app === "registry" ? registryEntry : sequenceEntry,
-      name: app,
-      nodeArgs: profileArgs,
-      dataDir: join(this.dir, "logs", app),
+      name,
+      nodeArgs: [...profileArgs, ...(extra.nodeArgs ?? [])],
+      dataDir: join(this.dir, "logs", name),
       ready: "/readyz",
       readyTimeoutMs: 30_000,
       env: { AUTH_TOKENS: benchAuthTokens, LOG_LEVEL: "info", ...env },
     });
-    this.log(`bench: ${app} ready after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    this.log(`bench: ${name} ready after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     // Rows are labelled with this pass's Node: the service itself (prom-client's nodejs_version_info)
     // must say that it runs on it.
     const running = (await scrape(service.url)).find((s) => s.name === "nodejs_version_info")?.labels.version;

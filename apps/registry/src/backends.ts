@@ -1,14 +1,13 @@
-import type { DeviceLocation } from "@im-core/proto";
 import { type Logger, RateLimiter, type ReadinessCheck, type ServiceMetrics } from "@im-core/service-kit";
 import { EtcdRegistryStore, type EtcdRegistryStoreOptions } from "@im-core/stores/etcd";
 import { DeviceMirror } from "@im-core/stores/mirror";
 import type { RegistryConfig } from "./config.js";
 import { DeviceRegistrar } from "./devices/registrar.js";
-import { toLocation } from "./handlers/convert.js";
 import { registryMetrics } from "./metrics.js";
+import { type MirrorView, mirrorViews } from "./mirror-view.js";
 
-/** The registry's mirror: each entry carries its `DeviceLocation`, built once when the entry is applied. */
-export type RegistryMirror = DeviceMirror<DeviceLocation>;
+/** The registry's mirror: each entry kept as its `DeviceLocation`, built once when the entry is applied. */
+export type RegistryMirror = DeviceMirror<MirrorView>;
 
 export interface RegistryBackends {
   readonly store: EtcdRegistryStore;
@@ -46,7 +45,7 @@ export function openRegistryBackends(
   );
   const mirror: RegistryMirror = new DeviceMirror(etcd, {
     // Lookup and BatchLookup answer these ready-to-send messages without building anything per call.
-    view: toLocation,
+    view: mirrorViews(),
     // Watch streams fed by the mirror and those fed by their own etcd watch share one limit.
     maxSubscriberBacklog: config.watchBacklog,
     onError: (error) => logger.warn({ err: error }, "registry mirror reloading"),

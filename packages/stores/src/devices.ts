@@ -72,7 +72,15 @@ export interface WatchHandle {
 
 /** Where a mirror loads from and follows: the etcd store itself, or the Watch RPC of a registry service. */
 export interface MirrorSource {
-  snapshot(options?: CallOptions): Promise<DeviceSnapshot>;
+  /**
+   * Every entry at one revision. A source that reads in pages may hand each page to `onPage` as it
+   * arrives instead of answering it in `entries` (a million entries then never exist all at once as
+   * entries); the caller takes both.
+   */
+  snapshot(
+    options?: CallOptions,
+    onPage?: (entries: readonly DeviceEntry[]) => void,
+  ): Promise<DeviceSnapshot>;
   /** Streams every change from `fromRevision` on, in revision order. */
   watch(fromRevision: number, sink: WatchSink): WatchHandle;
 }

@@ -64,7 +64,7 @@ export function batchRegisterHandlers({ store, registrar, mirror }: RegistryDeps
             : failed(outcome.code, outcome.message);
         }
         if (done.revision > 0) {
-          mirror.noteWrite(done.revision);
+          mirror.noteWrite(done.revision, users);
           revision = done.revision;
         }
       }

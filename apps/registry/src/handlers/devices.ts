@@ -30,7 +30,7 @@ export function deviceHandlers({ store, registrar, mirror }: RegistryDeps) {
         },
         { signal: context.signal },
       );
-      mirror.noteWrite(result.revision);
+      mirror.noteWrite(result.revision, [request.userId]);
       return {
         leaseId: result.leaseId,
         ttlSeconds: result.ttlSeconds,
@@ -62,7 +62,7 @@ export function deviceHandlers({ store, registrar, mirror }: RegistryDeps) {
         },
         { signal: context.signal },
       );
-      if (result.revision !== undefined) mirror.noteWrite(result.revision);
+      if (result.revision !== undefined) mirror.noteWrite(result.revision, [request.userId]);
       return { removed: result.removed };
     },
   };

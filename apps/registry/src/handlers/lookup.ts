@@ -47,21 +47,23 @@ export function lookupHandlers({ store, mirror }: RegistryDeps) {
 
   /*
    * Both read from the mirror when it is current (no etcd round trip), else from etcd at one revision.
-   * Right after a write of this instance, the mirror gets a moment to apply it (its watch is ~1 ms
-   * behind) before the lookup pays for a read from etcd. A current mirror (the usual case) answers at
+   * Right after a write of this instance to a user asked for (or to users it cannot name: a revoked
+   * lease), the mirror gets a moment to apply it (its watch is ~1 ms behind) before the lookup pays for
+   * a read from etcd; writes to other users do not hold it. A current mirror (the usual case) answers at
    * once, without awaiting `catchUp`, which would let it answer anyway.
    */
 
   async function lookupSlow(userId: string, signal: AbortSignal): Promise<LookupResponse> {
-    const ownWrites = await mirror.catchUp(CATCH_UP_MS);
-    const answer = mirror.views([userId], ownWrites);
+    const users = [userId];
+    const ownWrites = await mirror.catchUp(CATCH_UP_MS, users);
+    const answer = mirror.views(users, ownWrites);
     if (answer) return lookupResponse(answer.views, answer.revision);
     const stored = await store.lookup([userId], { signal });
     return lookupResponse(toLocations(stored.entries), stored.revision);
   }
 
   async function batchLookupSlow(userIds: readonly string[], signal: AbortSignal) {
-    const ownWrites = await mirror.catchUp(CATCH_UP_MS);
+    const ownWrites = await mirror.catchUp(CATCH_UP_MS, userIds);
     const answer = mirror.views(userIds, ownWrites);
     if (answer) return batchResponse(answer.views, answer.revision);
     const stored = await store.lookup(userIds, { signal });

@@ -1,6 +1,7 @@
 import { StoreError } from "@im-core/common";
 import type { Etcd3, IRangeRequest } from "etcd3";
 import type { DeviceEntry, DeviceSnapshot } from "../devices.js";
+import { Interner } from "../interner.js";
 import { type Deadline, toStoreError, withRetry } from "./client.js";
 import { entryFromKv, utf8 } from "./entries.js";
 import { type KeyLayout, prefixEnd } from "./keys.js";
@@ -8,6 +9,7 @@ import { type KeyLayout, prefixEnd } from "./keys.js";
 /** A range or txn can carry at most this many operations with etcd's default `--max-txn-ops`. */
 const MAX_TXN_OPS = 128;
 const SNAPSHOT_PAGE = 5_000;
+const ZERO = Buffer.from([0]);
 
 /**
  * Every device of the given users at one revision: the ranges go in txns of at most 128, the first
@@ -48,27 +50,43 @@ export async function lookup(
   return { revision: first.revision, entries: [first, ...rest].flatMap((r) => r.entries) };
 }
 
-/** Every entry at one revision, read in pages pinned to that revision. */
-export async function snapshot(etcd: Etcd3, layout: KeyLayout, deadline: Deadline): Promise<DeviceSnapshot> {
+/**
+ * Every entry at one revision, read in pages pinned to that revision, each handed to `onPage` when
+ * given (then `entries` stays empty). Each page has a deadline of its
+ * own (`deadline()` is asked once per page): a snapshot of a million entries takes longer than one
+ * call may, and a whole-snapshot deadline would make it fail, and retry, forever.
+ */
+export async function snapshot(
+  etcd: Etcd3,
+  layout: KeyLayout,
+  deadline: () => Deadline,
+  onPage?: (entries: readonly DeviceEntry[]) => void,
+): Promise<DeviceSnapshot> {
   const end = prefixEnd(layout.devicesPrefix);
-  let from = utf8(layout.devicesPrefix);
-  let revision: number | undefined;
-  const entries: DeviceEntry[] = [];
-  for (;;) {
-    const page = await withRetry("snapshot", deadline, (o) =>
+  const read = (from: Buffer, revision?: number) =>
+    withRetry("snapshot", deadline(), (o) =>
       etcd.kv.range(
         { key: from, range_end: end, limit: SNAPSHOT_PAGE, ...(revision ? { revision } : {}) },
         o,
       ),
     );
-    revision ??= Number(page.header.revision);
-    for (const kv of page.kvs) {
-      const entry = entryFromKv(layout, kv);
-      if (entry) entries.push(entry);
-    }
+  // Thousands of entries share a lease: one bigint each, not one per entry.
+  const leases = new Interner((lease: string) => BigInt(lease || "0"));
+  const entries: DeviceEntry[] = [];
+  let page = await read(utf8(layout.devicesPrefix));
+  const revision = Number(page.header.revision);
+  for (;;) {
     const last = page.kvs.at(-1);
-    if (!page.more || !last) return { revision, entries };
-    from = Buffer.concat([last.key, Buffer.from([0])]);
+    // The next page is asked for before this one is decoded: etcd reads it while this process decodes.
+    const next = page.more && last ? read(Buffer.concat([last.key, ZERO]), revision) : undefined;
+    const decoded = onPage ? [] : entries;
+    for (const kv of page.kvs) {
+      const entry = entryFromKv(layout, kv, leases);
+      if (entry) decoded.push(entry);
+    }
+    onPage?.(decoded);
+    if (!next) return { revision, entries };
+    page = await next;
   }
 }
 

@@ -138,6 +138,34 @@ describe.concurrent("etcd registry store", () => {
     expect(snapshot.entries).toHaveLength(300);
   });
 
+  it("snapshots more entries than one page, whole or page by page, at one revision", async () => {
+    const store = etcd.store();
+    const { leaseId } = await store.grantLease(60, "gw");
+    const total = 5_300; // more than one 5,000-entry page
+    for (let i = 0; i < total; i += 120) {
+      const users = Array.from({ length: Math.min(120, total - i) }, (_, j) => ({
+        userId: `u${i + j}`,
+        unchangedSince: 0,
+        put: ["d"],
+        evict: [],
+        keep: [],
+      }));
+      await store.writeUsers({ gatewayNode: "gw", leaseId, connectedAtMs: 1, users });
+    }
+    const whole = await store.snapshot();
+    const pages: number[] = [];
+    const paged: string[] = [];
+    const answer = await store.snapshot(undefined, (entries) => {
+      pages.push(entries.length);
+      paged.push(...where(entries));
+    });
+    expect(whole.entries).toHaveLength(total);
+    expect(answer).toEqual({ revision: whole.revision, entries: [] });
+    expect(pages).toEqual([5_000, 300]);
+    expect(paged.sort()).toEqual(where(whole.entries));
+    expect(new Set(whole.entries.map((e) => e.leaseId))).toEqual(new Set([leaseId]));
+  });
+
   it("watches puts and deletes, a delete carrying the removed location", async () => {
     const store = etcd.store();
     const from = (await store.currentRevision()) + 1;

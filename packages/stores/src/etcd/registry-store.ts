@@ -1,6 +1,13 @@
 import { isStoreError } from "@im-core/common";
 import type { Etcd3 } from "etcd3";
-import type { CallOptions, DeviceSnapshot, MirrorSource, WatchHandle, WatchSink } from "../devices.js";
+import type {
+  CallOptions,
+  DeviceEntry,
+  DeviceSnapshot,
+  MirrorSource,
+  WatchHandle,
+  WatchSink,
+} from "../devices.js";
 import * as batch from "./batch.js";
 import { connectEtcd, type Deadline, deadlineFrom } from "./client.js";
 import * as devices from "./devices.js";
@@ -124,8 +131,11 @@ export class EtcdRegistryStore implements MirrorSource {
     return reads.lookup(this.#etcd, this.layout, userIds, this.#deadline(options));
   }
 
-  snapshot(options?: CallOptions): Promise<DeviceSnapshot> {
-    return reads.snapshot(this.#etcd, this.layout, this.#deadline(options));
+  snapshot(
+    options?: CallOptions,
+    onPage?: (entries: readonly DeviceEntry[]) => void,
+  ): Promise<DeviceSnapshot> {
+    return reads.snapshot(this.#etcd, this.layout, () => this.#deadline(options), onPage);
   }
 
   watch(fromRevision: number, sink: WatchSink): WatchHandle {

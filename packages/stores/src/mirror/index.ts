@@ -1,4 +1,5 @@
 export type * from "../devices.js";
+export { canonical, DEFAULT_INTERNER_CAPACITY, Interner } from "../interner.js";
 export {
   DEFAULT_SUBSCRIBER_BACKLOG,
   DeviceMirror,

@@ -9,7 +9,7 @@ import { WriteFloor } from "./write-floor.js";
 /** Undelivered events a subscriber may fall behind before it is cut off, unless told otherwise. */
 export const DEFAULT_SUBSCRIBER_BACKLOG = 10_000;
 
-export interface MirrorOptions<V = DeviceEntry> {
+export interface MirrorOptions<V extends DeviceEntry = DeviceEntry> {
   /**
    * Most undelivered events per subscriber before it is cut off with `exhausted`; also how many recent
    * events are kept for subscribers that resume (one cut off for lag is at most that far behind).
@@ -20,7 +20,9 @@ export interface MirrorOptions<V = DeviceEntry> {
   onError?: (error: unknown) => void;
   /**
    * Builds what `views` answers for an entry (e.g. the ready-to-send message of an RPC response), once,
-   * when the mirror applies the entry. Must not be mutated by callers. Default: the entry itself.
+   * when the mirror applies the entry. It is all the mirror keeps of the entry, so it carries the
+   * entry's fields too (`lookup` answers it as the entry). Must not be mutated by callers. Default: the
+   * entry itself.
    */
   view?: (entry: DeviceEntry) => V;
 }
@@ -53,11 +55,12 @@ export interface ViewSnapshot<V> {
  * below a revision the owner wrote itself (`noteWrite`), so an instance always sees its own acknowledged
  * writes; otherwise a read returns undefined and the caller reads the source.
  */
-export class DeviceMirror<V = DeviceEntry> {
+export class DeviceMirror<V extends DeviceEntry = DeviceEntry> {
   readonly #source: MirrorSource;
   readonly #onError: (error: unknown) => void;
   readonly #maxBacklog: number;
-  readonly #index: DeviceIndex<V>;
+  readonly #view: (entry: DeviceEntry) => V;
+  #index: DeviceIndex<V>;
   readonly #history: History;
   readonly #subscribers = new FanOut();
   readonly #writes = new WriteFloor();
@@ -73,7 +76,8 @@ export class DeviceMirror<V = DeviceEntry> {
     this.#source = source;
     this.#onError = options.onError ?? (() => {});
     this.#maxBacklog = options.maxSubscriberBacklog ?? DEFAULT_SUBSCRIBER_BACKLOG;
-    this.#index = new DeviceIndex(options.view ?? ((entry) => entry as unknown as V));
+    this.#view = options.view ?? ((entry) => entry as V);
+    this.#index = new DeviceIndex(this.#view);
     this.#history = new History(this.#maxBacklog);
   }
 
@@ -114,20 +118,23 @@ export class DeviceMirror<V = DeviceEntry> {
     });
   }
 
-  /** Reads will not be answered from the mirror until it has applied `revision`. */
-  noteWrite(revision: number): void {
-    this.#writes.note(revision);
+  /**
+   * Reads of `userIds` (of every user, when the write's users are unknown) will not be answered from the
+   * mirror until it has applied `revision`.
+   */
+  noteWrite(revision: number, userIds?: Iterable<string>): void {
+    this.#writes.note(revision, userIds);
   }
 
   /**
-   * Waits (at most `timeoutMs`) until a live mirror has applied every write noted so far, and answers
-   * that revision: pass it to a read as `atLeast`. The feed usually delivers an acknowledged write within
-   * a millisecond or two, so a lookup right after a register waits that long instead of paying a read
-   * from the source.
+   * Waits (at most `timeoutMs`) until a live mirror has applied every write noted so far to `userIds`
+   * (to anyone, when undefined), and answers that revision: pass it to a read of those users as
+   * `atLeast`. The feed usually delivers an acknowledged write within a millisecond or two, so a lookup
+   * right after a register waits that long instead of paying a read from the source.
    */
-  catchUp(timeoutMs: number): Promise<number> {
-    if (!this.live) return Promise.resolve(this.#writes.value);
-    return this.#writes.wait(timeoutMs, () => this.#applied);
+  catchUp(timeoutMs: number, userIds?: readonly string[]): Promise<number> {
+    if (!this.live) return Promise.resolve(this.#writes.for(userIds));
+    return this.#writes.wait(timeoutMs, () => this.#applied, userIds);
   }
 
   stats(): MirrorStats {
@@ -148,15 +155,15 @@ export class DeviceMirror<V = DeviceEntry> {
 
   /**
    * The users' entries at `revision`, or undefined when the mirror cannot vouch for being current: not
-   * live, or not yet at `atLeast` (default: every write its owner noted so far).
+   * live, or not yet at `atLeast` (default: every write its owner noted so far to these users).
    */
-  lookup(userIds: Iterable<string>, atLeast = this.#writes.value): DeviceSnapshot | undefined {
+  lookup(userIds: readonly string[], atLeast = this.#writes.for(userIds)): DeviceSnapshot | undefined {
     if (!this.#current(atLeast)) return undefined;
     return { revision: this.#applied, entries: this.#index.entriesOf(userIds) };
   }
 
   /** Like `lookup`, but answers the entries' views (`MirrorOptions.view`), sorted by user, then device. */
-  views(userIds: readonly string[], atLeast = this.#writes.value): ViewSnapshot<V> | undefined {
+  views(userIds: readonly string[], atLeast = this.#writes.for(userIds)): ViewSnapshot<V> | undefined {
     if (!this.#current(atLeast)) return undefined;
     return { revision: this.#applied, views: this.#index.viewsOf(userIds) };
   }
@@ -201,11 +208,10 @@ export class DeviceMirror<V = DeviceEntry> {
   async #run(): Promise<void> {
     for (let failures = 0; !this.#closed; failures++) {
       try {
-        const snapshot = await this.#source.snapshot();
-        if (this.#closed) return;
-        this.#load(snapshot);
+        const revision = await this.#load();
+        if (revision === undefined) return;
         failures = 0;
-        this.#onError(await this.#follow(snapshot.revision + 1));
+        this.#onError(await this.#follow(revision + 1));
       } catch (error) {
         this.#onError(error);
       }
@@ -236,15 +242,29 @@ export class DeviceMirror<V = DeviceEntry> {
     });
   }
 
-  #load(snapshot: DeviceSnapshot): void {
+  /**
+   * Loads a snapshot and answers its revision (undefined once closed). A function of its own so that
+   * nothing keeps the snapshot's entries once they are indexed: a variable of `#run` would hold them
+   * (a second copy of every entry) for as long as the feed that follows runs.
+   */
+  async #load(): Promise<number | undefined> {
+    // Built apart and swapped in whole: until then, the index answers as it did (hasLease) and a failed
+    // load leaves it as it was. Pages go in as they arrive, so their entries die young.
+    const index = new DeviceIndex(this.#view);
+    const snapshot = await this.#source.snapshot(undefined, (entries) => {
+      for (const entry of entries) index.put(entry);
+    });
+    if (this.#closed) return undefined;
+    for (const entry of snapshot.entries) index.put(entry);
     // A source whose revision went backwards (etcd restored or wiped) makes every write noted before
     // meaningless: keeping the floor would send every read to the source until revisions caught up.
     if (snapshot.revision < this.#applied) this.#writes.reset();
-    this.#index.reset(snapshot.entries);
+    this.#index = index;
     this.#applied = snapshot.revision;
     this.#history.reset(snapshot.revision);
     this.#loads++;
     this.#loaded = true;
+    return snapshot.revision;
   }
 
   #apply(batch: ChangeBatch): void {
