@@ -36,15 +36,17 @@ describe("BatchingSequenceClient against a real sequence service", () => {
       ),
       fc.boolean(),
       fc.integer({ min: 1, max: 4 }),
+      fc.constantFrom(0, 1),
     ],
     { numRuns: 25 },
   )(
     "concurrent callers with random counts get disjoint ranges of the asked sizes, each caller's increasing per conversation",
-    async (callers, pipelined, maxInFlight) => {
+    async (callers, pipelined, maxInFlight, windowMs) => {
       run += 1;
       const client = new BatchingSequenceClient(grpc(stack().service.url), {
         maxInFlight,
         maxBatchItems: 16,
+        windowMs,
       });
       const conv = (n: number) =>
         n % 2 ? group(`prop-${run}-${n}`) : privateChat(`a-${run}-${n}`, `b-${run}`);
@@ -86,6 +88,21 @@ describe("BatchingSequenceClient against a real sequence service", () => {
     expect(batches.reduce((a, b) => a + b, 0)).toBe(10);
     expect(Math.max(...batches)).toBeLessThanOrEqual(4);
     expect(batches.length).toBeLessThanOrEqual(4);
+  });
+
+  it("with windowMs 0, merges the calls made in one turn of the event loop into one BatchNext", async () => {
+    const { client, batches } = countingClient();
+    const batching = new BatchingSequenceClient(client, { windowMs: 0 });
+    await Promise.all(Array.from({ length: 50 }, (_, i) => batching.next(group(`turn-${i}`))));
+    // The callbacks of one answer calling again, all in one turn: one more batch of all of them.
+    const again = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        batching.next(group(`turn-${i}`)).then(() => batching.next(group(`turn-${i}`))),
+      ),
+    );
+    expect(again).toHaveLength(50);
+    expect(batches).toEqual([50, 50, 50]);
+    await batching.close();
   });
 
   it("never puts a conversation in two batches in flight at once, so a later call cannot overtake an earlier one", async () => {

@@ -9,7 +9,11 @@ export interface SequenceRange {
 }
 
 export interface BatchingSequenceOptions {
-  /** How long the first call of a batch waits for others to join it. Default 1 ms. */
+  /**
+   * How long the first call of a batch waits for others to join it. 0: until the end of the current turn
+   * of the event loop (`setImmediate`): every call made by the callbacks of one incoming answer still
+   * joins. Default 1 ms.
+   */
   windowMs?: number;
   /** Items per BatchNext, at most the service's 1,000. Default 1,000. */
   maxBatchItems?: number;
@@ -77,7 +81,7 @@ export class BatchingSequenceClient {
   /** Conversations in a batch in flight: their queued calls wait, to keep their order. */
   readonly #busy = new Set<string>();
   #inFlight = 0;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: { cancel(): void } | undefined;
   #closed = false;
   #idle: (() => void) | undefined;
   #drained: Promise<void> | undefined;
@@ -149,11 +153,20 @@ export class BatchingSequenceClient {
   /** Sends at once when a batch is full (or the client closing), else after the window, so others can join. */
   #schedule(): void {
     if (this.#queue.length >= this.#maxItems || this.#closed) this.#flush();
-    else this.#timer ??= setTimeout(() => this.#flush(), this.#windowMs);
+    else this.#timer ??= this.#afterWindow(() => this.#flush());
+  }
+
+  #afterWindow(run: () => void): { cancel(): void } {
+    if (this.#windowMs === 0) {
+      const immediate = setImmediate(run);
+      return { cancel: () => clearImmediate(immediate) };
+    }
+    const timer = setTimeout(run, this.#windowMs);
+    return { cancel: () => clearTimeout(timer) };
   }
 
   #flush(): void {
-    clearTimeout(this.#timer);
+    this.#timer?.cancel();
     this.#timer = undefined;
     this.#queue = this.#queue.filter((item) => !item.settled);
     while (this.#inFlight < this.#maxInFlight && this.#queue.length > 0) {
