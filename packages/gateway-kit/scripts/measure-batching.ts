@@ -3,7 +3,7 @@
  * per message against the same callers through BatchingSequenceClient. Starts its own Redis, MariaDB and
  * sequence service (built: run `pnpm exec turbo run build` first).
  *
- *   pnpm --dir packages/gateway-kit measure:batching [--seconds 5 --callers 64 --in-flight 4 --window 1]
+ *   pnpm --dir packages/gateway-kit measure:batching [--seconds 5 --callers 64 --in-flight 4 --window 1 --batch-items 1000]
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -21,6 +21,7 @@ const { values } = parseArgs({
     callers: { type: "string", default: "64" },
     "in-flight": { type: "string", default: "4" },
     window: { type: "string", default: "1" },
+    "batch-items": { type: "string", default: "1000" },
   },
 });
 const seconds = Number(values.seconds);
@@ -73,6 +74,7 @@ try {
   const batching = new BatchingSequenceClient(counted, {
     maxInFlight: Number(values["in-flight"]),
     windowMs: Number(values.window),
+    maxBatchItems: Number(values["batch-items"]),
   });
   const single = (c: number) => plain.next({ conversation: group(`single-${c}`), count: 1 });
   const merged = (c: number) => batching.next(group(`merged-${c}`));
@@ -97,6 +99,7 @@ try {
       seconds,
       maxInFlight: Number(values["in-flight"]),
       windowMs: Number(values.window),
+      maxBatchItems: Number(values["batch-items"]),
       oneNextPerMessage: Math.round(perNext),
       batchingClient: Math.round(perBatch),
       ratio: Number((perBatch / perNext).toFixed(1)),
