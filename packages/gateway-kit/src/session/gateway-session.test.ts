@@ -125,6 +125,20 @@ describe("GatewaySession against a real registry", () => {
     expect((await stack().observer.lookup({ userId: users[0]! })).devices).toEqual([]);
   });
 
+  it("open() waits for a drop feed that never starts following at most one call's timeout", async () => {
+    const started = performance.now();
+    const session = await GatewaySession.open({
+      registry: grpc(stack().proxy.endpoint),
+      gatewayNode: "gw-stuck-feed:9000",
+      timeoutMs: 300,
+      dropFeed: () => new Promise(() => {}),
+    });
+    sessions.push(session);
+    expect(performance.now() - started).toBeLessThan(5_000);
+    await session.register("stuck-feed-user", "phone");
+    expect(session.holds("stuck-feed-user", "phone")).toBe(true);
+  });
+
   it("close() revokes the lease, removing every entry at once, and refuses later calls", async () => {
     const { session, users } = await openWithDevices(10);
     const leaseId = session.leaseId!;

@@ -84,7 +84,14 @@ export class GatewaySession {
       drop: (event) => session.#drop(event),
       error: (error) => session.#events.emit("error", error),
     });
-    await feed?.(reports, session.#closing.signal);
+    // Bounded: a registry that accepted the lease but does not answer the Watch must not hold open().
+    const following = feed?.(reports, session.#closing.signal);
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise((resolve) => {
+      timer = setTimeout(resolve, session.#timeoutMs);
+    });
+    if (following) await Promise.race([following, waited]);
+    clearTimeout(timer);
     return session;
   }
 
