@@ -33,11 +33,10 @@ export function leaseHandlers({ store, registrar, mirror }: RegistryDeps) {
     async revokeLease(request: RevokeLeaseRequest, context: HandlerContext) {
       const leaseId = requireLeaseId(request.leaseId);
       await requireOwn(leaseId, context);
-      // Known before the revoke: only then is there a change this instance must see before answering
-      // lookups from its mirror (a revoke of an empty lease changes nothing).
-      const hadEntries = mirror.hasLease(leaseId);
+      // Always noted (revokes are rare): the mirror may not have applied this instance's own latest
+      // registration on the lease yet, so "the mirror holds no entry of it" proves nothing.
       const { revision } = await store.revokeLease(leaseId, { signal: context.signal });
-      if (hadEntries) mirror.noteWrite(revision);
+      mirror.noteWrite(revision);
       return {};
     },
   };

@@ -82,6 +82,12 @@ async function registerBatch(
       await sleep(50 * 2 ** attempt);
     }
   }
-  // The whole call failed (lease not found, unreachable, refused): every device shares its answer.
-  return devices.map(() => ({ ok: false, error: failure }));
+  // The whole call failed (lease not found, unreachable, refused): every device shares its answer. A
+  // call refused as a whole for its size or rate says nothing of the device limit: retryable, not a
+  // per-device RESOURCE_EXHAUSTED (which a recovery reads as "rejected by the device limit").
+  const shared =
+    failure.code === Code.ResourceExhausted
+      ? new ConnectError(`the registry refused the call as a whole: ${failure.rawMessage}`, Code.Unavailable)
+      : failure;
+  return devices.map(() => ({ ok: false, error: shared }));
 }

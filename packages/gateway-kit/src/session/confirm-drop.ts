@@ -1,6 +1,5 @@
 import type { CallOptions, Client } from "@connectrpc/connect";
 import type { DeviceLocation, RegistryService } from "@im-core/proto/registry/v1";
-import type { DropEvent } from "./events.js";
 import { deviceKey } from "./held-devices.js";
 import { sleep } from "./registrar.js";
 
@@ -18,7 +17,7 @@ const ATTEMPTS = 10;
  */
 export async function locate(
   registry: Client<typeof RegistryService>,
-  reports: readonly DropEvent[],
+  reports: readonly { readonly userId: string; readonly revision?: bigint }[],
   options: CallOptions,
 ): Promise<Map<string, DeviceLocation>> {
   const userIds = [...new Set(reports.map((r) => r.userId))];

@@ -18,9 +18,6 @@ export interface DropReportsContext {
   error(error: ConnectError): void;
 }
 
-/** Passes over one batch of reports while the registry fails, before they are given up (and reported). */
-const ATTEMPTS = 5;
-
 /**
  * Drop reports (from the Watch) waiting to be judged against the registry: one BatchLookup at a time for up
  * to 1,000 users, whatever the number of reports, so a mass takeover (a load balancer moving thousands of
@@ -43,9 +40,9 @@ export class DropReports {
   }
 
   /** The feed may have missed reports: every held device is checked (those with a report waiting as reported). */
-  resync(): void {
+  resync(revision: bigint): void {
     for (const { userId, deviceId } of this.#context.devices.all()) {
-      this.#requeue({ userId, deviceId, reason: "gone" });
+      this.#requeue({ userId, deviceId, reason: "gone", revision });
     }
     if (!this.#judging && this.#waiting.size > 0) void this.#judgeAll();
   }
@@ -63,8 +60,9 @@ export class DropReports {
           if (signal.aborted) return;
           this.#context.error(ConnectError.from(error));
           failures += 1;
-          // Judged again later unless newer reports replaced them, or given up after a few passes.
-          if (failures < ATTEMPTS) for (const e of batch) this.#requeue(e);
+          // Judged again later (unless newer reports replaced them): the queue is bounded by the held
+          // devices, so nothing is given up while the registry is away.
+          for (const e of batch) this.#requeue(e);
           await sleep(Math.min(2_000, 100 * 2 ** failures));
         }
       }

@@ -38,8 +38,11 @@ export interface SessionEvents {
 export interface DropSink {
   /** A change that may have taken a device of this gateway away. */
   report(event: DropEvent): void;
-  /** The feed may have missed changes (a gap in its history): every held device is checked again. */
-  resync(): void;
+  /**
+   * The feed may have missed changes (a gap in its history) and follows again from `revision`: every
+   * held device is checked again, against an answer at least that recent.
+   */
+  resync(revision: bigint): void;
 }
 
 /**

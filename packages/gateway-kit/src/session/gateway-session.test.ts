@@ -125,6 +125,46 @@ describe("GatewaySession against a real registry", () => {
     expect((await stack().observer.lookup({ userId: users[0]! })).devices).toEqual([]);
   });
 
+  it("a device that moved to another gateway while the lease was gone is not taken back by the recovery, but dropped", async () => {
+    const { session, gatewayNode } = await openWithDevices(0);
+    const user = `${gatewayNode}-moved`;
+    await session.register(user, "phone");
+    const drops: DropEvent[] = [];
+    session.on("drop", (event) => drops.push(event));
+    const recovered = new Promise((resolve) => session.on("recovered", resolve));
+    stack().proxy.cut();
+    await sleep(TTL_SECONDS * 1_000 + 1_000); // the lease expires: nobody renews it
+    const other = await GatewaySession.open({
+      registry: grpc(stack().service.url),
+      gatewayNode: "gw-other:9000",
+    });
+    sessions.push(other);
+    await other.register(user, "phone"); // the device reconnected through another gateway
+    stack().proxy.restore();
+    await recovered;
+    const { devices } = await stack().observer.lookup({ userId: user });
+    expect(devices.map((d) => d.gatewayNode)).toEqual(["gw-other:9000"]);
+    expect(session.holds(user, "phone")).toBe(false);
+    expect(drops).toMatchObject([
+      { userId: user, reason: "taken_over", location: { gatewayNode: "gw-other:9000" } },
+    ]);
+  });
+
+  it("unregister right after a registration still in flight leaves no entry behind", async () => {
+    const { session, gatewayNode } = await openWithDevices(0);
+    const users = Array.from({ length: 20 }, (_, i) => `${gatewayNode}-brief-${i}`);
+    await Promise.all(
+      users.map(async (user) => {
+        const registering = session.registerAll([{ userId: user, deviceId: "phone" }]);
+        await session.unregister(user, "phone"); // the connection closed at once
+        await registering;
+      }),
+    );
+    const { devices } = await stack().observer.batchLookup({ userIds: users });
+    expect(devices).toEqual([]);
+    expect(session.deviceCount).toBe(0);
+  });
+
   it("open() waits for a drop feed that never starts following at most one call's timeout", async () => {
     const started = performance.now();
     const session = await GatewaySession.open({

@@ -2,9 +2,10 @@ import { setMaxListeners } from "node:events";
 import { type Client, Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { type DeviceLocation, RegistryService } from "@im-core/proto/registry/v1";
 import { registerInBatches } from "./batch-registrar.js";
+import { locate } from "./confirm-drop.js";
 import { DropReports } from "./drop-reports.js";
 import { type DropEvent, type DropFeed, Emitter, type SessionEvents } from "./events.js";
-import { HeldDevices } from "./held-devices.js";
+import { deviceKey, HeldDevices } from "./held-devices.js";
 import { grantWithRetry, type Lease } from "./lease.js";
 import { registerAgain } from "./recovery.js";
 import { type BulkRegistrar, type Device, type RegisterOutcome, registerOneByOne } from "./registrar.js";
@@ -85,12 +86,18 @@ export class GatewaySession {
       error: (error) => session.#events.emit("error", error),
     });
     // Bounded: a registry that accepted the lease but does not answer the Watch must not hold open().
-    const following = feed?.(reports, session.#closing.signal);
+    let following: Promise<void> | void;
+    try {
+      following = feed?.(reports, session.#closing.signal);
+    } catch (error) {
+      await session.close().catch(() => {}); // the lease and its renewals must not outlive a failed open()
+      throw error;
+    }
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise((resolve) => {
       timer = setTimeout(resolve, session.#timeoutMs);
     });
-    if (following) await Promise.race([following, waited]);
+    if (following) await Promise.race([following.catch(() => {}), waited]);
     clearTimeout(timer);
     return session;
   }
@@ -134,9 +141,13 @@ export class GatewaySession {
 
   async #registerAll(devices: readonly Device[], registrar: BulkRegistrar): Promise<RegisterOutcome[]> {
     this.#refuseIfClosed();
+    // Each device once (a repeat in one BatchRegister is refused, which would release the device).
+    const unique = new Map(devices.map((d) => [deviceKey(d.userId, d.deviceId), d]));
     // In the set before the call: a recovery starting meanwhile registers them too (registering is idempotent).
-    const held = devices.map(({ userId, deviceId }) => this.#devices.hold(userId, deviceId));
-    return this.#devices.registering(held, this.#registerHeld(held, registrar));
+    const held = [...unique.values()].map(({ userId, deviceId }) => this.#devices.hold(userId, deviceId));
+    const outcomes = await this.#devices.registering(held, this.#registerHeld(held, registrar));
+    const byKey = new Map(held.map((d, i) => [deviceKey(d.userId, d.deviceId), outcomes[i]!]));
+    return devices.map((d) => byKey.get(deviceKey(d.userId, d.deviceId))!);
   }
 
   async #registerHeld(held: readonly Device[], registrar: BulkRegistrar): Promise<RegisterOutcome[]> {
@@ -176,8 +187,10 @@ export class GatewaySession {
    */
   async unregister(userId: string, deviceId: string): Promise<boolean> {
     this.#refuseIfClosed();
-    // After a running recovery, so that it cannot register the device again behind this call.
-    if (this.#recovery) await this.#recovery;
+    // After a running recovery and the device's registrations in flight, so that none of them can
+    // register it again behind this call (the entry would outlive the connection until the lease ends).
+    await this.#recovery?.catch(() => {});
+    await this.#devices.inFlight(userId, deviceId);
     this.#devices.release(userId, deviceId);
     const answer = await this.#registry.unregister(
       { userId, deviceId, gatewayNode: this.gatewayNode },
@@ -281,6 +294,8 @@ export class GatewaySession {
         },
         evicted: (locations) => this.#evicted(locations),
         rejected: (device) => this.#drop({ ...device, reason: "rejected" }),
+        locate: (devices) => locate(this.#registry, devices, this.#callOptions()),
+        movedAway: (device, location) => this.#drop({ ...device, reason: "taken_over", location }),
       });
       this.#events.emit("recovered", {
         leaseId: this.#lease.id,

@@ -45,7 +45,7 @@ async function follow(
         if (gap) {
           // Following again from the present: what happened in the gap is found by checking every device.
           gap = false;
-          sink.resync();
+          sink.resync(response.revision);
         }
         for (const event of response.events) {
           const drop = dropOf(event, gatewayNode);

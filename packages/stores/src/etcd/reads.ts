@@ -79,6 +79,8 @@ export async function snapshot(
     const last = page.kvs.at(-1);
     // The next page is asked for before this one is decoded: etcd reads it while this process decodes.
     const next = page.more && last ? read(Buffer.concat([last.key, ZERO]), revision) : undefined;
+    // Awaited below, unless decoding this page throws first: then its failure must not go unhandled.
+    next?.catch(() => {});
     const decoded = onPage ? [] : entries;
     for (const kv of page.kvs) {
       const entry = entryFromKv(layout, kv, leases);

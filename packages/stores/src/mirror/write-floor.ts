@@ -29,7 +29,12 @@ export class WriteFloor {
 
   note(revision: number, users?: Iterable<string>): void {
     this.#highest = Math.max(this.#highest, revision);
-    if (users === undefined || this.#users.size >= MAX_FLOOR_USERS) {
+    // Past either bound (a feed that stopped applying keeps #pending growing), one floor for all.
+    if (
+      users === undefined ||
+      this.#users.size >= MAX_FLOOR_USERS ||
+      this.#pending.length >= MAX_FLOOR_USERS
+    ) {
       this.#floor = this.#highest;
       this.#users.clear();
       this.#pending.length = 0;
