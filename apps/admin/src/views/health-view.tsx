@@ -39,7 +39,8 @@ function ServiceHealth({ name, transport }: { name: ServiceName; transport: Tran
     ...createQueryOptions(Health.method.list, {}, { transport }),
     refetchInterval: REFRESH_MS,
   });
-  const statuses = listed.data?.statuses ?? {};
+  // A failed refresh keeps the last answer in `data`: shown beside the error it would mislead.
+  const statuses = (listed.error ? undefined : listed.data?.statuses) ?? {};
   const backends = Object.keys(statuses).filter(isBackend).sort();
   const whole = statuses[""];
   const down = backends.filter((backend) => statuses[backend]?.status !== SERVING);
