@@ -3,10 +3,10 @@ import type { RegistryService } from "@im-core/proto/registry/v1";
 import {
   type BulkRegistrar,
   type Device,
+  inPool,
   type RegisterOutcome,
   registerOneByOne,
-  retryable,
-  sleep,
+  withRetries,
 } from "./registrar.js";
 
 /** The registry's limit on devices per BatchRegister. */
@@ -20,9 +20,6 @@ export interface BatchRegistrarOptions {
   /** Deadline of each call. */
   timeoutMs?: number;
 }
-
-/** Attempts per batch when the registry answers UNAVAILABLE or the deadline passes (BatchRegister is idempotent). */
-const ATTEMPTS = 3;
 
 /**
  * A {@link BulkRegistrar} of BatchRegister calls: up to 1,000 devices per call, one outcome per device.
@@ -41,14 +38,9 @@ export function registerInBatches(
     const batches: (readonly Device[])[] = [];
     for (let i = 0; i < devices.length; i += size) batches.push(devices.slice(i, i + size));
     const answers: RegisterOutcome[][] = new Array(batches.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < batches.length) {
-        const i = next++;
-        answers[i] = await registerBatch(registry, batches[i]!, context, options.timeoutMs);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, batches.length) }, worker));
+    await inPool(batches.length, concurrency, async (i) => {
+      answers[i] = await registerBatch(registry, batches[i]!, context, options.timeoutMs);
+    });
     const outcomes = answers.flat();
     if (outcomes.some((o) => !o.ok && o.error.code === Code.Unimplemented)) {
       unimplemented = true;
@@ -64,27 +56,25 @@ async function registerBatch(
   { leaseId, gatewayNode, signal }: Parameters<BulkRegistrar>[1],
   timeoutMs: number | undefined,
 ): Promise<RegisterOutcome[]> {
-  let failure = new ConnectError("registration abandoned", Code.Canceled);
-  for (let attempt = 0; attempt < ATTEMPTS && !signal.aborted; attempt += 1) {
-    try {
-      const answer = await registry.batchRegister(
-        { gatewayNode, leaseId, devices: devices.map(({ userId, deviceId }) => ({ userId, deviceId })) },
-        { signal, ...(timeoutMs ? { timeoutMs } : {}) },
-      );
-      return answer.results.map((result) =>
-        result.code === 0
-          ? { ok: true, evicted: result.evicted }
-          : { ok: false, error: new ConnectError(result.message, result.code as Code) },
-      );
-    } catch (error) {
-      failure = ConnectError.from(error);
-      if (!retryable(failure)) break;
-      await sleep(50 * 2 ** attempt);
-    }
+  const request = {
+    gatewayNode,
+    leaseId,
+    devices: devices.map(({ userId, deviceId }) => ({ userId, deviceId })),
+  };
+  const answer = await withRetries(signal, () =>
+    registry.batchRegister(request, { signal, ...(timeoutMs ? { timeoutMs } : {}) }),
+  );
+  if (answer.ok) {
+    return answer.value.results.map((result) =>
+      result.code === 0
+        ? { ok: true, evicted: result.evicted }
+        : { ok: false, error: new ConnectError(result.message, result.code as Code) },
+    );
   }
   // The whole call failed (lease not found, unreachable, refused): every device shares its answer. A
   // call refused as a whole for its size or rate says nothing of the device limit: retryable, not a
   // per-device RESOURCE_EXHAUSTED (which a recovery reads as "rejected by the device limit").
+  const failure = answer.error;
   const shared =
     failure.code === Code.ResourceExhausted
       ? new ConnectError(`the registry refused the call as a whole: ${failure.rawMessage}`, Code.Unavailable)

@@ -1,9 +1,9 @@
 import { type CallOptions, type Client, ConnectError } from "@connectrpc/connect";
+import { sleep } from "@im-core/common";
 import type { RegistryService } from "@im-core/proto/registry/v1";
-import { locate, MAX_USERS_PER_LOOKUP } from "./confirm-drop.js";
 import type { DropEvent } from "./events.js";
 import { deviceKey, type HeldDevices } from "./held-devices.js";
-import { sleep } from "./registrar.js";
+import { locate, MAX_USERS_PER_LOOKUP } from "./locate.js";
 
 export interface DropReportsContext {
   readonly registry: Client<typeof RegistryService>;

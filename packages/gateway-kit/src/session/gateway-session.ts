@@ -1,12 +1,13 @@
 import { setMaxListeners } from "node:events";
 import { type Client, Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import { withDeadline } from "@im-core/common";
 import { type DeviceLocation, RegistryService } from "@im-core/proto/registry/v1";
 import { registerInBatches } from "./batch-registrar.js";
-import { locate } from "./confirm-drop.js";
 import { DropReports } from "./drop-reports.js";
 import { type DropEvent, type DropFeed, Emitter, type SessionEvents } from "./events.js";
 import { deviceKey, HeldDevices } from "./held-devices.js";
 import { grantWithRetry, type Lease } from "./lease.js";
+import { locate } from "./locate.js";
 import { registerAgain } from "./recovery.js";
 import { type BulkRegistrar, type Device, type RegisterOutcome, registerOneByOne } from "./registrar.js";
 import { watchOwnDrops } from "./watch-drops.js";
@@ -93,12 +94,7 @@ export class GatewaySession {
       await session.close().catch(() => {}); // the lease and its renewals must not outlive a failed open()
       throw error;
     }
-    let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise((resolve) => {
-      timer = setTimeout(resolve, session.#timeoutMs);
-    });
-    if (following) await Promise.race([following.catch(() => {}), waited]);
-    clearTimeout(timer);
+    if (following) await withDeadline(following, session.#timeoutMs, () => undefined).catch(() => {});
     return session;
   }
 
@@ -142,12 +138,13 @@ export class GatewaySession {
   async #registerAll(devices: readonly Device[], registrar: BulkRegistrar): Promise<RegisterOutcome[]> {
     this.#refuseIfClosed();
     // Each device once (a repeat in one BatchRegister is refused, which would release the device).
-    const unique = new Map(devices.map((d) => [deviceKey(d.userId, d.deviceId), d]));
+    const keys = devices.map((d) => deviceKey(d.userId, d.deviceId));
+    const unique = new Map(keys.map((key, i) => [key, devices[i]!]));
     // In the set before the call: a recovery starting meanwhile registers them too (registering is idempotent).
     const held = [...unique.values()].map(({ userId, deviceId }) => this.#devices.hold(userId, deviceId));
     const outcomes = await this.#devices.registering(held, this.#registerHeld(held, registrar));
-    const byKey = new Map(held.map((d, i) => [deviceKey(d.userId, d.deviceId), outcomes[i]!]));
-    return devices.map((d) => byKey.get(deviceKey(d.userId, d.deviceId))!);
+    const byKey = new Map([...unique.keys()].map((key, i) => [key, outcomes[i]!]));
+    return keys.map((key) => byKey.get(key)!);
   }
 
   async #registerHeld(held: readonly Device[], registrar: BulkRegistrar): Promise<RegisterOutcome[]> {
@@ -245,25 +242,20 @@ export class GatewaySession {
   }
 
   async #renew(): Promise<void> {
-    const lease = this.#lease!;
     try {
-      await this.#registry.renew({ leaseId: lease.id }, this.#callOptions());
+      // Lost: the recovery it started (its failure already reported) runs before the next renewal.
+      if (!(await this.#leaseAlive())) await this.#recovery?.catch(() => {});
       this.#scheduleRenewal(this.renewIntervalMs);
     } catch (error) {
       if (this.#closing.signal.aborted) return;
-      const failure = ConnectError.from(error);
-      if (failure.code === Code.NotFound) {
-        await this.#recover(lease.id).catch((e: unknown) => this.#events.emit("error", ConnectError.from(e)));
-        this.#scheduleRenewal(this.renewIntervalMs);
-        return;
-      }
       // Unreachable or slow: try again soon, well within the TTL, so that the lease survives a short
       // outage and a long one is noticed (NOT_FOUND) soon after the registry is back.
-      this.#events.emit("error", failure);
+      this.#events.emit("error", ConnectError.from(error));
       this.#scheduleRenewal(Math.min(500, this.renewIntervalMs / 4));
     }
   }
 
+  /** One Renew of the current lease: whether it still exists. NOT_FOUND starts a recovery. */
   async #leaseAlive(): Promise<boolean> {
     const lease = this.#lease!;
     try {

@@ -2,7 +2,6 @@ import type { Device } from "./registrar.js";
 
 /** One string per (user, device): the registry refuses control characters in ids, NUL among them. */
 export const deviceKey = (userId: string, deviceId: string) => `${userId}\0${deviceId}`;
-const key = deviceKey;
 
 /**
  * The devices a gateway holds: what a recovery registers again. Each `hold` stores a new object, so a check
@@ -19,22 +18,22 @@ export class HeldDevices {
 
   hold(userId: string, deviceId: string): Device {
     const device: Device = { userId, deviceId };
-    this.#devices.set(key(userId, deviceId), device);
+    this.#devices.set(deviceKey(userId, deviceId), device);
     return device;
   }
 
   get(userId: string, deviceId: string): Device | undefined {
-    return this.#devices.get(key(userId, deviceId));
+    return this.#devices.get(deviceKey(userId, deviceId));
   }
 
   /** Whether `device` is still the held registration of its device (not released, not held anew). */
   isStill(device: Device): boolean {
-    return this.#devices.get(key(device.userId, device.deviceId)) === device;
+    return this.#devices.get(deviceKey(device.userId, device.deviceId)) === device;
   }
 
   /** Stops holding the device; answers whether it was held. */
   release(userId: string, deviceId: string): boolean {
-    return this.#devices.delete(key(userId, deviceId));
+    return this.#devices.delete(deviceKey(userId, deviceId));
   }
 
   /** Stops holding `device` unless it was held anew since. */
@@ -53,7 +52,7 @@ export class HeldDevices {
   /** Marks the devices as being registered by `run` until it settles (several runs may overlap). */
   async registering<T>(devices: readonly Device[], run: Promise<T>): Promise<T> {
     for (const d of devices) {
-      const k = key(d.userId, d.deviceId);
+      const k = deviceKey(d.userId, d.deviceId);
       const runs = this.#registering.get(k) ?? new Set();
       runs.add(run);
       this.#registering.set(k, runs);
@@ -62,7 +61,7 @@ export class HeldDevices {
       return await run;
     } finally {
       for (const d of devices) {
-        const k = key(d.userId, d.deviceId);
+        const k = deviceKey(d.userId, d.deviceId);
         const runs = this.#registering.get(k);
         runs?.delete(run);
         if (runs?.size === 0) this.#registering.delete(k);
@@ -72,7 +71,7 @@ export class HeldDevices {
 
   /** Settles when every registration of the device in flight now has; undefined if there is none. */
   inFlight(userId: string, deviceId: string): Promise<unknown> | undefined {
-    const runs = this.#registering.get(key(userId, deviceId));
+    const runs = this.#registering.get(deviceKey(userId, deviceId));
     return runs ? Promise.allSettled(runs) : undefined;
   }
 }

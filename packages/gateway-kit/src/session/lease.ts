@@ -1,6 +1,6 @@
 import { type CallOptions, type Client, Code, ConnectError } from "@connectrpc/connect";
+import { sleep } from "@im-core/common";
 import type { RegistryService } from "@im-core/proto/registry/v1";
-import { sleep } from "./registrar.js";
 
 export interface Lease {
   readonly id: bigint;

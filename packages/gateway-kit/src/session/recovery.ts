@@ -1,9 +1,10 @@
 import { Code } from "@connectrpc/connect";
+import { sleep } from "@im-core/common";
 import type { DeviceLocation } from "@im-core/proto/registry/v1";
-import { MAX_USERS_PER_LOOKUP } from "./confirm-drop.js";
 import { deviceKey, type HeldDevices } from "./held-devices.js";
 import type { Lease } from "./lease.js";
-import { type BulkRegistrar, type Device, sleep } from "./registrar.js";
+import { MAX_USERS_PER_LOOKUP } from "./locate.js";
+import type { BulkRegistrar, Device } from "./registrar.js";
 
 export interface RecoveryContext {
   readonly devices: HeldDevices;

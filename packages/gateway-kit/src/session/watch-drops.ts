@@ -1,4 +1,5 @@
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
+import { sleep } from "@im-core/common";
 import {
   type RegistryService,
   type WatchEvent,
@@ -6,7 +7,6 @@ import {
   WatchEvent_Type,
 } from "@im-core/proto/registry/v1";
 import type { DropEvent, DropFeed, DropSink } from "./events.js";
-import { sleep } from "./registrar.js";
 
 /**
  * A {@link DropFeed} from the registry's Watch filtered by this gateway node: each device of the node taken

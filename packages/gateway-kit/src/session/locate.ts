@@ -1,7 +1,7 @@
 import type { CallOptions, Client } from "@connectrpc/connect";
+import { sleep } from "@im-core/common";
 import type { DeviceLocation, RegistryService } from "@im-core/proto/registry/v1";
 import { deviceKey } from "./held-devices.js";
-import { sleep } from "./registrar.js";
 
 /** Users per BatchLookup: the registry's limit. */
 export const MAX_USERS_PER_LOOKUP = 1_000;
